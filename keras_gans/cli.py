@@ -1,0 +1,310 @@
+"""The `keras-gans` command: train, sample, evaluate, list."""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+
+DATASETS = ("fashion_mnist", "mnist", "cifar10")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _build_parser():
+    from keras_gans.models import VARIANTS
+
+    parser = argparse.ArgumentParser(
+        prog="keras-gans",
+        description="Train, sample and evaluate generative adversarial networks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{train,sample,evaluate,list}")
+
+    train = commands.add_parser(
+        "train", help="train a GAN variant",
+        description="Train a GAN with model.fit: a sample grid and a checkpoint "
+        "per epoch, the generator exported as a SavedModel at the end.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("variant", choices=sorted(VARIANTS), help="the GAN variant")
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", default="fashion_mnist",
+                      help=f"dataset name ({', '.join(DATASETS)}, or any "
+                      "tensorflow-datasets image dataset)")
+    data.add_argument("--data-dir", help="read the dataset from this directory "
+                      "(IDX files, a .npz, or class folders)")
+    data.add_argument("--limit", type=_positive_int,
+                      help="train on the first N images only")
+    run = train.add_argument_group("run")
+    run.add_argument("--epochs", type=_positive_int, default=5)
+    run.add_argument("--batch-size", type=_positive_int, default=64,
+                     help="images per step; for WGAN and WGAN-GP the critic "
+                     "minibatch, each step reading n_critic of them")
+    run.add_argument("--out", help="output directory (default runs/VARIANT_DATASET)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue from the checkpoint in OUT")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--precision", choices=PRECISIONS, default="float32",
+                     help="Keras dtype policy")
+    run.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                     help="also checkpoint every STEPS batches")
+    run.add_argument("--steps-per-execution", type=_positive_int, default=1)
+    run.add_argument("--gif", action="store_true",
+                     help="write an animated GIF of the sample grids")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    model = train.add_argument_group("model")
+    model.add_argument("--latent-dim", type=_positive_int, default=100)
+    model.add_argument("--spectral-norm", action="store_true",
+                       help="spectral normalisation in D (dcgan, cgan, vanilla)")
+    model.add_argument("--minibatch-stddev", action="store_true",
+                       help="minibatch standard-deviation channel in D (dcgan, cgan)")
+    model.add_argument("--ema-decay", type=float,
+                       help="sample and export from an EMA of G's weights")
+    model.add_argument("--n-critic", type=_positive_int, default=5,
+                       help="critic steps per generator step (wgan, wgan-gp)")
+    model.add_argument("--clip-value", type=float, default=0.01,
+                       help="critic weight clipping bound (wgan)")
+    model.add_argument("--gp-weight", type=float, default=10.0,
+                       help="gradient penalty weight lambda (wgan-gp)")
+    objective = train.add_argument_group("objective")
+    objective.add_argument("--loss", help="adversarial loss (default: the "
+                           "variant's own; see keras_gans.losses.LOSSES)")
+    objective.add_argument("--d-lr", type=float, help="D learning rate")
+    objective.add_argument("--g-lr", type=float, help="G learning rate")
+    objective.add_argument("--label-smoothing", type=float, default=0.0)
+    objective.add_argument("--instance-noise", type=float, default=0.0)
+    objective.add_argument("--diff-augment", help="e.g. translation,cutout")
+    objective.add_argument("--r1-weight", type=float, default=0.0)
+    objective.add_argument("--feature-matching", action="store_true")
+
+    sample = commands.add_parser(
+        "sample", help="render a grid from an exported or pretrained generator",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sample.add_argument("model", help="pretrained name, export directory or .keras file")
+    sample.add_argument("--n", type=_positive_int, default=64)
+    sample.add_argument("--out", default="grid.png", help="PNG path")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--labels", help="comma-separated class labels "
+                        "(conditional models; default: cycle through classes)")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="FID, KID, IS and class coverage of a generator",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate.add_argument("model", help="pretrained name, export directory or .keras file")
+    evaluate.add_argument("--dataset", default="fashion_mnist")
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--n", type=_positive_int, default=10000,
+                          help="generated and real images compared")
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    commands.add_parser("list", help="list the pretrained generators")
+    return parser
+
+
+def _out_dir(args):
+    out = args.out or os.path.join("runs", f"{args.variant}_{args.dataset}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out} exists and is not a directory")
+    return out
+
+
+def _build_model(args, num_classes, image_shape):
+    from keras_gans.models import get_variant
+
+    cls = get_variant(args.variant)
+    kwargs = {"image_shape": image_shape, "latent_dim": args.latent_dim,
+              "seed": args.seed, "ema_decay": args.ema_decay}
+    if args.variant in ("dcgan", "cgan", "vanilla"):
+        kwargs["spectral_norm"] = args.spectral_norm
+    if args.variant in ("dcgan", "cgan"):
+        kwargs["minibatch_stddev"] = args.minibatch_stddev
+    if args.variant == "cgan":
+        kwargs["num_classes"] = num_classes
+    if args.variant in ("wgan", "wgan-gp"):
+        kwargs["n_critic"] = args.n_critic
+    if args.variant == "wgan":
+        kwargs["clip_value"] = args.clip_value
+    if args.variant == "wgan-gp":
+        kwargs["gp_weight"] = args.gp_weight
+    model = cls(**kwargs)
+
+    def optimizer(learning_rate):
+        if learning_rate is None:
+            return None
+        default = model.default_optimizer()
+        config = default.get_config()
+        config["learning_rate"] = learning_rate
+        return type(default).from_config(config)
+
+    model.compile(
+        d_optimizer=optimizer(args.d_lr),
+        g_optimizer=optimizer(args.g_lr),
+        loss=args.loss,
+        label_smoothing=args.label_smoothing,
+        instance_noise=args.instance_noise,
+        diff_augment=args.diff_augment,
+        r1_weight=args.r1_weight,
+        feature_matching=args.feature_matching,
+        steps_per_execution=args.steps_per_execution,
+    )
+    return model
+
+
+def run_train(args):
+    import keras
+
+    from keras_gans import callbacks as gan_callbacks
+    from keras_gans import data
+
+    out = _out_dir(args)
+    keras.mixed_precision.set_global_policy(args.precision)
+    images = data.load_images(args.dataset, "train", data_dir=args.data_dir)
+    conditional = args.variant == "cgan"
+    if conditional and images.labels is None:
+        raise CLIError(f"cgan needs labels, but {images.source} has none")
+    x, y = images.images, images.labels
+    if args.limit:
+        x, y = x[:args.limit], None if y is None else y[:args.limit]
+    steps_per_batch = args.n_critic if args.variant in ("wgan", "wgan-gp") else 1
+    dataset = data.make_dataset(x, y if conditional else None,
+                                batch_size=args.batch_size * steps_per_batch,
+                                seed=args.seed)
+
+    checkpoint = gan_callbacks.GANCheckpoint(os.path.join(out, "checkpoint"),
+                                             every_steps=args.checkpoint_every)
+    model, initial_epoch = (None, 0)
+    if args.resume:
+        model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint.directory)
+        if model is None:
+            print(f"No checkpoint in {checkpoint.directory}; starting afresh.")
+        else:
+            print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
+    if model is None:
+        model = _build_model(args, images.num_classes, images.image_shape)
+    if initial_epoch >= args.epochs:
+        print(f"Already trained for {initial_epoch} epochs; nothing to do.")
+    stop = gan_callbacks.StopOnNonFinite()
+    grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
+                                    seed=args.seed, class_names=images.class_names)
+    start = time.time()
+    history = model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
+                        callbacks=[stop, checkpoint, grid],
+                        verbose=0 if args.quiet else "auto")
+    wall_time = time.time() - start
+    if stop.message:
+        raise CLIError(stop.message)
+
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in values]
+                   for k, values in history.history.items()}, f, indent=1)
+    export_dir = os.path.join(out, "generator")
+    model.export(export_dir, metadata={
+        "dataset": args.dataset,
+        "class_names": images.class_names,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "precision": args.precision,
+        "wall_time_seconds": round(wall_time, 1),
+        "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    })
+    last_grid = grid.paths[-1] if grid.paths else None
+    print(f"Trained {args.variant} for {args.epochs - initial_epoch} epochs in "
+          f"{wall_time:.0f} s. Samples: {last_grid}. Generator: {export_dir}")
+
+
+def _load_any(name):
+    """A pretrained name, an export directory or a `.keras` file -> generator."""
+    from keras_gans import pretrained, saving
+
+    if name.endswith(".keras"):
+        return saving.load_gan(name)
+    return pretrained.load_pretrained(name)
+
+
+def run_sample(args):
+    from keras_gans import plotting
+
+    generator = _load_any(args.model)
+    labels = None
+    if args.labels:
+        try:
+            labels = [int(label) for label in args.labels.split(",")]
+        except ValueError:
+            raise CLIError(f"--labels must be integers, got {args.labels!r}") from None
+        if len(labels) == 1:
+            labels = labels * args.n
+        if len(labels) != args.n:
+            raise CLIError(f"--labels gives {len(labels)} labels for --n {args.n}")
+    if labels is not None and not generator.conditional:
+        raise CLIError(f"{args.model} is unconditional: it takes no --labels")
+    images = generator.generate(args.n, labels=labels, seed=args.seed)
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    plotting.save_grid(images, args.out)
+    print(f"Wrote {len(images)} samples to {args.out}")
+
+
+def run_evaluate(args):
+    from keras_gans import evaluation
+
+    generator = _load_any(args.model)
+    result = evaluation.evaluate_generator(
+        generator, dataset=args.dataset, data_dir=args.data_dir, n=args.n,
+        seed=args.seed)
+    print(json.dumps(result))
+
+
+def run_list(args):
+    from keras_gans import pretrained
+
+    models = pretrained.list_pretrained()
+    if not models:
+        print("No pretrained models found in: " + ", ".join(pretrained.model_dirs()))
+        return
+    columns = ("variant", "epochs", "fid", "kid", "cond_acc", "path")
+    print(f"{'name':<32}" + "".join(f"{c:<12}" for c in columns[:-1]) + "path")
+    for name, info in models.items():
+        cells = []
+        for column in columns[:-1]:
+            value = info.get(column, "")
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            cells.append(f"{value if value is not None else '':<12}")
+        print(f"{name:<32}" + "".join(cells) + info["path"])
+
+
+COMMANDS = {"train": run_train, "sample": run_sample, "evaluate": run_evaluate,
+            "list": run_list}
+
+
+def main(argv=None):
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (CLIError, ValueError, FileNotFoundError) as error:
+        message = str(error).strip() or type(error).__name__
+        print(f"keras-gans {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

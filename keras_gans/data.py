@@ -1,0 +1,426 @@
+"""Image datasets as `tf.data` pipelines ready for `GAN.fit`.
+
+Every loader ends in the same pipeline: float32 images scaled to [-1, 1] with
+shape `(H, W, C)`, optionally paired with int32 labels, shuffled, batched and
+prefetched, with no Python in the per-step path.
+
+Sources, tried in this order unless `source=` names one:
+
+1. `data_dir`: a directory the caller gives. It may hold MNIST-format IDX
+   files (gzipped or not), a `.npz` file with `x_train`/`y_train`-style arrays,
+   or one sub-folder of images per class.
+2. `debian`: the Fashion-MNIST IDX files of Debian's `dataset-fashion-mnist`
+   package in `/usr/share/datasets/fashion-mnist/`.
+3. `tfds`: tensorflow-datasets by name (`fashion_mnist`, `mnist`, `cifar10`,
+   ...), which downloads the data on first use.
+"""
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+DEBIAN_DATASETS_DIR = "/usr/share/datasets"
+SOURCES = ("directory", "debian", "tfds")
+
+CLASS_NAMES = {
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+    "mnist": [str(digit) for digit in range(10)],
+    "cifar10": [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ],
+}
+
+# Debian package directory of each dataset it ships.
+DEBIAN_DIRS = {"fashion_mnist": "fashion-mnist"}
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No source could provide the requested dataset."""
+
+
+@dataclass
+class ImageData:
+    """Images in memory: uint8 `(N, H, W, C)`, optional int labels, metadata."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    name: str
+    source: str
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def image_shape(self):
+        return tuple(self.images.shape[1:])
+
+    @property
+    def num_classes(self):
+        if self.class_names:
+            return len(self.class_names)
+        return None if self.labels is None else int(self.labels.max()) + 1
+
+
+def read_idx(path):
+    """Reads one MNIST-format IDX file (optionally gzipped) into a numpy array.
+
+    Args:
+        path: path to an `...-idx3-ubyte` (images) or `...-idx1-ubyte` (labels)
+            file, with or without a `.gz` suffix.
+
+    Returns:
+        A uint8 array: `(N, H, W)` for images, `(N,)` for labels.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        header = f.read(4)
+        if len(header) != 4 or header[:2] != b"\x00\x00":
+            raise ValueError(f"{path} is not an IDX file (bad magic number).")
+        dtype_code, ndim = header[2], header[3]
+        if dtype_code != 0x08:
+            raise ValueError(
+                f"{path}: only unsigned-byte IDX files are supported "
+                f"(type code 0x08), got 0x{dtype_code:02x}."
+            )
+        shape = struct.unpack(f">{ndim}I", f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(
+            f"{path} is truncated: header promises shape {shape} "
+            f"({int(np.prod(shape))} values) but holds {data.size}."
+        )
+    return data.reshape(shape)
+
+
+def _find_idx_file(directory, stem):
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
+                 stem.replace("-idx", ".idx") + ".gz"):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _load_idx_dir(directory, split):
+    images_stem, labels_stem = IDX_FILES[split]
+    images_path = _find_idx_file(directory, images_stem)
+    if images_path is None:
+        return None
+    images = read_idx(images_path)
+    labels_path = _find_idx_file(directory, labels_stem)
+    labels = read_idx(labels_path).astype(np.int32) if labels_path else None
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(
+            f"{directory}: {len(images)} images but {len(labels)} labels."
+        )
+    return images, labels
+
+
+def _load_npz(path, split):
+    with np.load(path, allow_pickle=False) as arrays:
+        keys = set(arrays.files)
+        for image_key, label_key in (
+            (f"x_{split}", f"y_{split}"),
+            (f"{split}_images", f"{split}_labels"),
+            ("images", "labels"),
+            ("x", "y"),
+        ):
+            if image_key in keys:
+                labels = arrays[label_key] if label_key in keys else None
+                return arrays[image_key], labels
+    raise ValueError(
+        f"{path} holds arrays {sorted(keys)}; expected x_{split}/y_{split}, "
+        f"{split}_images/{split}_labels, images/labels or x/y."
+    )
+
+
+def _load_image_folder(directory, image_size, color_mode):
+    dataset = keras.utils.image_dataset_from_directory(
+        directory,
+        labels="inferred",
+        label_mode="int",
+        color_mode=color_mode,
+        image_size=image_size,
+        batch_size=None,
+        shuffle=False,
+    )
+    class_names = list(dataset.class_names)
+    images, labels = [], []
+    for image, label in dataset.as_numpy_iterator():
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise ValueError(f"{directory} holds no images.")
+    images = np.clip(np.stack(images), 0, 255).astype(np.uint8)
+    return images, np.asarray(labels, np.int32), class_names
+
+
+def load_from_directory(directory, split="train", image_size=None,
+                        color_mode="grayscale", name=None):
+    """Loads images from IDX files, a `.npz` file or a folder of class folders.
+
+    Args:
+        directory: a directory (or a `.npz` file path).
+        split: `"train"` or `"test"` (IDX and `.npz` sources).
+        image_size: `(height, width)` to resize a folder of images to; required
+            for image folders.
+        color_mode: `"grayscale"` or `"rgb"` for a folder of images.
+        name: dataset name used for class names; defaults to the folder name.
+
+    Returns:
+        An `ImageData`.
+    """
+    name = name or os.path.basename(os.path.normpath(directory))
+    class_names = CLASS_NAMES.get(name, [])
+    if not os.path.exists(directory):
+        raise DatasetNotFoundError(f"{directory} does not exist.")
+    if os.path.isfile(directory) and directory.endswith(".npz"):
+        images, labels = _load_npz(directory, split)
+    elif (found := _load_idx_dir(directory, split)) is not None:
+        images, labels = found
+    elif npz_files := sorted(f for f in os.listdir(directory) if f.endswith(".npz")):
+        images, labels = _load_npz(os.path.join(directory, npz_files[0]), split)
+    else:
+        if image_size is None:
+            raise ValueError(
+                f"{directory} has no IDX or .npz files, so it is read as a folder "
+                "of class folders of images: pass image_size=(height, width)."
+            )
+        images, labels, class_names = _load_image_folder(
+            directory, image_size, color_mode
+        )
+    return ImageData(
+        images=as_uint8_images(images, source=directory),
+        labels=None if labels is None else np.asarray(labels, np.int32),
+        name=name,
+        source=f"directory:{directory}",
+        class_names=class_names,
+    )
+
+
+def load_from_tfds(name, split="train", data_dir=None, download=True):
+    """Loads a dataset from tensorflow-datasets into memory as an `ImageData`."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download:
+        builder.download_and_prepare()
+    arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    label_feature = builder.info.features.get("label")
+    class_names = list(getattr(label_feature, "names", []) or [])
+    return ImageData(
+        images=as_uint8_images(arrays["image"], source=f"tfds:{name}"),
+        labels=np.asarray(arrays["label"], np.int32) if "label" in arrays else None,
+        name=name,
+        source=f"tfds:{name}",
+        class_names=class_names or CLASS_NAMES.get(name, []),
+    )
+
+
+def as_uint8_images(images, source="images"):
+    """Checks an image array and returns it as uint8 `(N, H, W, C)`.
+
+    Accepts uint8 pixels in [0, 255], or floats in [0, 255] that hold whole
+    numbers. Raises a `ValueError` that names the problem otherwise.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise ValueError(
+            f"{source}: expected images of shape (N, H, W) or (N, H, W, C), "
+            f"got shape {images.shape}."
+        )
+    if images.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"{source}: expected 1, 3 or 4 channels in the last axis, got shape "
+            f"{images.shape}. Channels-first arrays must be transposed to "
+            "channels-last."
+        )
+    if images.dtype == np.uint8:
+        return images
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise ValueError(
+            f"{source}: pixel values lie in [{images.min()}, {images.max()}]; "
+            "expected uint8-style values in [0, 255]."
+        )
+    return images.astype(np.uint8)
+
+
+def load_images(name="fashion_mnist", split="train", data_dir=None,
+                source="auto", image_size=None, color_mode="grayscale"):
+    """Loads a dataset into memory from the first source that has it.
+
+    Args:
+        name: dataset name (`"fashion_mnist"`, `"mnist"`, `"cifar10"`, ...).
+        split: `"train"` or `"test"`.
+        data_dir: a local directory (or `.npz` file) to read from.
+        source: `"auto"` or one of `"directory"`, `"debian"`, `"tfds"`.
+        image_size, color_mode: for a folder of images.
+
+    Returns:
+        An `ImageData` with uint8 images and int32 labels (or `None`).
+
+    Raises:
+        DatasetNotFoundError: no source had the data; the message lists the
+            sources tried and how to get the data.
+    """
+    if source not in ("auto", *SOURCES):
+        raise ValueError(
+            f"Unknown source {source!r}; expected 'auto' or one of {SOURCES}."
+        )
+    if split not in IDX_FILES:
+        raise ValueError(f"Unknown split {split!r}; expected 'train' or 'test'.")
+    tried = []
+
+    if source in ("auto", "directory") and data_dir is not None:
+        return load_from_directory(data_dir, split, image_size, color_mode,
+                                   name=name)
+    if source == "directory":
+        raise ValueError("source='directory' needs data_dir=...")
+
+    debian_dir = os.path.join(DEBIAN_DATASETS_DIR, DEBIAN_DIRS.get(name, name))
+    if source in ("auto", "debian"):
+        if name in DEBIAN_DIRS and os.path.isdir(debian_dir):
+            data = load_from_directory(debian_dir, split, name=name)
+            data.source = f"debian:{debian_dir}"
+            return data
+        tried.append(f"debian ({debian_dir}: not present)")
+
+    if source in ("auto", "tfds"):
+        try:
+            return load_from_tfds(name, split)
+        except Exception as error:  # tfds raises many types when offline
+            tried.append(f"tfds ({type(error).__name__}: {str(error)[:200]})")
+
+    hints = [
+        "pass data_dir=/path/to/folder (IDX files, a .npz, or class folders; "
+        "--data-dir on the command line)",
+        "or connect to the internet so tensorflow-datasets can download "
+        f"'{name}'",
+    ]
+    if name in DEBIAN_DIRS:
+        hints.insert(0, "install it with `apt-get install dataset-fashion-mnist`")
+    raise DatasetNotFoundError(
+        f"Dataset {name!r} ({split}) was not found. Tried: "
+        + "; ".join(tried)
+        + ". To get it: "
+        + "; ".join(hints)
+        + "."
+    )
+
+
+def to_unit_range(images):
+    """Maps uint8 pixels in [0, 255] to float32 in [-1, 1]."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """Maps images in [-1, 1] back to uint8 pixels."""
+    images = np.asarray(images, dtype=np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
+                 drop_remainder=True, repeat=False):
+    """Builds the training pipeline from uint8 arrays.
+
+    Args:
+        images: uint8 array `(N, H, W, C)`.
+        labels: optional int array `(N,)`; the dataset then yields
+            `(images, labels)` batches.
+        batch_size: images per batch.
+        shuffle: reshuffle every epoch.
+        seed: shuffle seed.
+        drop_remainder: drop a last partial batch so every step has one shape.
+        repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
+
+    Returns:
+        A `tf.data.Dataset` of float32 images in [-1, 1] (and int32 labels).
+    """
+    images = as_uint8_images(images)
+    if len(images) == 0:
+        raise ValueError("The dataset is empty: no images to train on.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if drop_remainder and len(images) < batch_size:
+        raise ValueError(
+            f"The dataset holds {len(images)} images, fewer than one batch of "
+            f"{batch_size}: use a smaller batch_size or drop_remainder=False."
+        )
+    if labels is not None:
+        labels = np.asarray(labels)
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"Labels must be integers, got dtype {labels.dtype}.")
+        if len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        elements = (images, labels.astype(np.int32))
+    else:
+        elements = images
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if labels is not None:
+        dataset = dataset.map(lambda x, y: (to_unit_range(x), y),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_dataset(name="fashion_mnist", split="train", batch_size=64,
+                 with_labels=False, data_dir=None, source="auto", shuffle=True,
+                 seed=None, limit=None, drop_remainder=True, repeat=False,
+                 image_size=None, color_mode="grayscale"):
+    """Loads an image dataset as a `tf.data.Dataset` ready for `fit`.
+
+    Args:
+        name: dataset name (`"fashion_mnist"`, `"mnist"`, `"cifar10"`, ...).
+        split: `"train"` or `"test"`.
+        batch_size: images per batch.
+        with_labels: yield `(images, labels)` (conditional models need this).
+        data_dir, source: where to read from; see the module docstring.
+        shuffle, seed: reshuffle every epoch with this seed.
+        limit: keep only the first `limit` examples (for quick runs).
+        drop_remainder, repeat: see `make_dataset`.
+        image_size, color_mode: for a folder of images.
+
+    Returns:
+        A `tf.data.Dataset` of float32 images in [-1, 1] with shape
+        `(batch, H, W, C)`, or `(images, labels)` pairs.
+
+    Example:
+
+    ```python
+    dataset = keras_gans.data.load_dataset("fashion_mnist", batch_size=128)
+    gan.fit(dataset, epochs=5)
+    ```
+    """
+    data = load_images(name, split, data_dir=data_dir, source=source,
+                       image_size=image_size, color_mode=color_mode)
+    images, labels = data.images, data.labels
+    if limit is not None:
+        images = images[:limit]
+        labels = None if labels is None else labels[:limit]
+    if with_labels and labels is None:
+        raise ValueError(
+            f"with_labels=True, but {data.source} provides no labels for {name!r}."
+        )
+    return make_dataset(images, labels if with_labels else None,
+                        batch_size=batch_size, shuffle=shuffle, seed=seed,
+                        drop_remainder=drop_remainder, repeat=repeat)

@@ -1,0 +1,25 @@
+"""GAN variants, one module each, and the network builders they use."""
+
+from keras_gans.models.base import BaseGAN
+from keras_gans.models.conditional import ConditionalGAN
+from keras_gans.models.dcgan import DCGAN
+from keras_gans.models.gan import GAN
+from keras_gans.models.vanilla import VanillaGAN
+from keras_gans.models.wgan import WGAN
+from keras_gans.models.wgan_gp import WGANGP
+
+# Names used by the command line and the pretrained zoo.
+VARIANTS = {
+    "vanilla": VanillaGAN,
+    "dcgan": DCGAN,
+    "cgan": ConditionalGAN,
+    "wgan": WGAN,
+    "wgan-gp": WGANGP,
+}
+
+
+def get_variant(name):
+    """Returns the model class of a variant name such as `"wgan-gp"`."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown variant {name!r}. Known variants: {sorted(VARIANTS)}.")
+    return VARIANTS[name]

@@ -1,0 +1,42 @@
+"""DCGAN: deep convolutional GAN (Radford et al. 2015)."""
+
+import keras
+
+from keras_gans.models.gan import GAN
+from keras_gans.models.networks import conv_discriminator, conv_generator
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class DCGAN(GAN):
+    """The GAN game with the DCGAN networks of `keras_gans.models.networks`.
+
+    Args:
+        image_shape: `(height, width, channels)`: 28x28x1, 32x32x3, 64x64x3...
+        latent_dim: size of `z`.
+        generator, discriminator: your own networks instead of the builders'.
+        spectral_norm: spectrally normalise D (SNGAN, Miyato et al. 2018).
+        minibatch_stddev: give D a minibatch standard-deviation channel.
+        **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`; see
+            `BaseGAN`.
+
+    Example:
+
+    ```python
+    gan = keras_gans.DCGAN(image_shape=(28, 28, 1), seed=0)
+    gan.compile()  # Adam(2e-4, beta_1=0.5) for both players
+    gan.fit(keras_gans.data.load_dataset("fashion_mnist"), epochs=5,
+            callbacks=[keras_gans.callbacks.SampleGrid("samples/")])
+    ```
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
+                 discriminator=None, spectral_norm=False, minibatch_stddev=False,
+                 **kwargs):
+        generator = generator or conv_generator(image_shape, latent_dim)
+        discriminator = discriminator or conv_discriminator(
+            image_shape,
+            normalization=None if spectral_norm else "batch",
+            spectral_norm=spectral_norm,
+            minibatch_stddev=minibatch_stddev,
+        )
+        super().__init__(generator, discriminator, **kwargs)

@@ -1,0 +1,39 @@
+"""The original GAN with fully connected networks (Goodfellow et al. 2014)."""
+
+import keras
+
+from keras_gans.models.gan import GAN
+from keras_gans.models.networks import mlp_discriminator, mlp_generator
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class VanillaGAN(GAN):
+    """The GAN of Goodfellow et al. (2014): MLP generator and discriminator.
+
+    The generator loss is a `compile` choice: `loss="non_saturating"` (default,
+    G maximises log D(G(z))) or `loss="minimax"` (G minimises
+    log(1 - D(G(z))), the game as first written, whose gradient vanishes early
+    in training).
+
+    Args:
+        image_shape: `(height, width, channels)`.
+        latent_dim: size of `z`.
+        generator, discriminator: your own networks instead of the MLPs.
+        spectral_norm: spectrally normalise D's dense layers.
+        **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`.
+
+    Example:
+
+    ```python
+    gan = keras_gans.VanillaGAN(seed=0)
+    gan.compile(loss="minimax")
+    gan.fit(keras_gans.data.load_dataset("fashion_mnist"), epochs=3)
+    ```
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
+                 discriminator=None, spectral_norm=False, **kwargs):
+        generator = generator or mlp_generator(image_shape, latent_dim)
+        discriminator = discriminator or mlp_discriminator(
+            image_shape, spectral_norm=spectral_norm)
+        super().__init__(generator, discriminator, **kwargs)
