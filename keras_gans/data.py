@@ -217,8 +217,15 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
     builder = tfds.builder(name, data_dir=data_dir)
     if download:
         builder.download_and_prepare()
-    arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-    label_feature = builder.info.features.get("label")
+    # Batches of a fixed size, not batch_size=-1: without recorded split sizes
+    # tfds batches by sys.maxsize, which aborts the process.
+    batches = list(tfds.as_numpy(builder.as_dataset(split=split, batch_size=8192)))
+    if not batches:
+        raise ValueError(f"tfds:{name} split {split!r} holds no examples.")
+    arrays = {key: np.concatenate([batch[key] for batch in batches])
+              for key in batches[0]}
+    features = builder.info.features  # a FeaturesDict: no .get
+    label_feature = features["label"] if "label" in features else None
     class_names = list(getattr(label_feature, "names", []) or [])
     return ImageData(
         images=as_uint8_images(arrays["image"], source=f"tfds:{name}"),
@@ -303,7 +310,8 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
         try:
             return load_from_tfds(name, split)
         except Exception as error:  # tfds raises many types when offline
-            tried.append(f"tfds ({type(error).__name__}: {str(error)[:200]})")
+            detail = " ".join(str(error).split())[:200]  # one line
+            tried.append(f"tfds ({type(error).__name__}: {detail})")
 
     hints = [
         "pass data_dir=/path/to/folder (IDX files, a .npz, or class folders; "

@@ -50,8 +50,10 @@ class BaseGAN(keras.Model):
             score per image, shape `(batch, 1)`: no sigmoid.
         seed: integer seed of the model's noise; saved with the model.
         ema_decay: keep an exponential moving average of the generator's
-            weights with this decay (e.g. 0.999) and sample and export from it
-            (Karras et al. 2018; Yazici et al. 2019). `None` turns it off.
+            weights with this decay (e.g. 0.999), warmed up as
+            `min(decay, (1 + t) / (10 + t))` at step t, and sample and export
+            from it (Karras et al. 2018; Yazici et al. 2019). `None` turns it
+            off.
         historical_averaging: weight of the penalty
             `||theta - mean of past theta||^2` on both players (Salimans et al.
             2016, section 3.3). 0 turns it off.
@@ -101,6 +103,7 @@ class BaseGAN(keras.Model):
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in self.tracker_names
         }
+        self.train_generator = True
         self.built = True
 
     # ------------------------------------------------------------------ shapes
@@ -260,27 +263,33 @@ class BaseGAN(keras.Model):
 
     # ----------------------------------------------------------------- noise
     def sample_latent(self, batch_size):
-        """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`.
+        """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`."""
+        return self.sample_per_replica(tf.random.stateless_normal,
+                                       (batch_size, self.latent_dim))
 
-        Under `tf.distribute`, every replica draws the same global batch of
-        noise from the shared seed and keeps its own slice, so replicas see
-        different noise and the run matches a single-device run.
+    def sample_per_replica(self, distribution, shape):
+        """Draws `distribution(shape, seed)` with a fresh seed.
+
+        Under `tf.distribute`, every replica draws the global batch from the
+        shared seed and keeps its own slice, so replicas get different samples
+        and a distributed step matches a single-device step on the same data.
         """
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync if context is not None else 1
-        seed = self.seed_generator.next()
-        z = tf.random.stateless_normal(
-            (batch_size * replicas, self.latent_dim), seed=seed
-        )
+        batch_size = shape[0]
+        samples = distribution((batch_size * replicas, *shape[1:]),
+                               seed=self.seed_generator.next())
         if replicas > 1:
             start = context.replica_id_in_sync_group * batch_size
-            z = z[start:start + batch_size]
-        return z
+            samples = samples[start:start + batch_size]
+        return samples
 
-    def per_replica(self, loss):
-        """Scales a mean-over-local-batch loss for gradient summing replicas."""
+    def gradient_scale(self, optimizer):
+        """The factor a loss's gradient is multiplied by: the optimizer's loss
+        scale (`mixed_float16`) over the number of replicas, whose gradients
+        `tf.distribute` sums."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss / replicas if replicas > 1 else loss
+        return optimizer.scale_loss(ops.ones((), "float32")) / replicas
 
     # ------------------------------------------------------ stabilisation
     def discriminator_view(self, images):
@@ -340,17 +349,45 @@ class BaseGAN(keras.Model):
                 mean.assign(mean + (ops.cast(variable, "float32") - mean) / count)
             self.historical_count.assign(count)
         if self.ema_generator is not None:
-            decay = self.ema_decay
+            # Warm-up as in tf.train.ExponentialMovingAverage(num_updates=t):
+            # early averages follow the generator instead of its initial state.
+            step = ops.cast(self.g_optimizer.iterations, "float32")
+            decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
             for average, weight in zip(self.ema_generator.weights,
                                        self.generator.weights, strict=True):
-                average.assign(decay * average + (1.0 - decay) * weight)
+                decay_w = ops.cast(decay, average.dtype)
+                average.assign(decay_w * average + (1.0 - decay_w) * weight)
 
     def apply_gradients(self, optimizer, tape, loss, variables):
-        """Differentiates `loss` (scaled for replicas and loss scaling) and
-        applies the update."""
-        scaled = optimizer.scale_loss(self.per_replica(loss))
-        gradients = tape.gradient(scaled, variables)
+        """Differentiates `loss` and applies the update.
+
+        The gradient is seeded with `gradient_scale(optimizer)`, which equals
+        differentiating the scaled loss, but happens in the backward pass, after
+        the tape has closed.
+        """
+        scale = ops.cast(self.gradient_scale(optimizer), loss.dtype)
+        gradients = tape.gradient(loss, variables, output_gradients=scale)
         optimizer.apply(gradients, variables)
+
+    def pretrain_discriminator(self, dataset, steps, verbose="auto"):
+        """Two-stage start: trains D alone for `steps` batches against the
+        untrained generator, then `fit` trains both as usual.
+
+        A better-informed D gives G useful gradients from the first step
+        (Goodfellow et al. 2014 train D for k steps per G step; Arjovsky &
+        Bottou 2017 discuss D near optimality).
+
+        Returns:
+            The `History` of the pre-training.
+        """
+        self.train_generator = False
+        self.train_function = None  # retrace without the generator update
+        try:
+            return self.fit(dataset.repeat(), epochs=1, steps_per_epoch=steps,
+                            verbose=verbose)
+        finally:
+            self.train_generator = True
+            self.train_function = None
 
     # -------------------------------------------------------------- sampling
     @property

@@ -84,11 +84,16 @@ class ConditionalGAN(GAN):
                 f"{labels.dtype.name}."
             )
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        tf.debugging.assert_non_negative(labels, message="Labels must be >= 0.")
-        tf.debugging.assert_less(
-            labels, self.num_classes,
-            message=f"Labels must lie in [0, {self.num_classes}).")
-        return labels
+        checks = [
+            tf.debugging.assert_non_negative(labels, message="Labels must be >= 0."),
+            tf.debugging.assert_less(
+                labels, self.num_classes,
+                message=f"Labels must lie in [0, {self.num_classes})."),
+        ]
+        # Run the checks before the embedding lookups, whose own error for an
+        # out-of-range index would otherwise often come first.
+        with tf.control_dependencies(checks):
+            return tf.identity(labels)
 
     def train_step(self, data):
         real_images, labels = self.unpack(data)
@@ -126,8 +131,9 @@ class ConditionalGAN(GAN):
 
         self.apply_gradients(self.d_optimizer, d_tape, d_objective,
                              self.discriminator.trainable_variables)
-        self.apply_gradients(self.g_optimizer, g_tape, g_objective,
-                             self.generator.trainable_variables)
+        if self.train_generator:  # False while pretrain_discriminator runs
+            self.apply_gradients(self.g_optimizer, g_tape, g_objective,
+                                 self.generator.trainable_variables)
         self.after_step()
 
         threshold = self.adversarial_loss.decision_threshold

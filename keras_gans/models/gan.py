@@ -64,8 +64,9 @@ class GAN(BaseGAN):
 
         self.apply_gradients(self.d_optimizer, d_tape, d_objective,
                              self.discriminator.trainable_variables)
-        self.apply_gradients(self.g_optimizer, g_tape, g_objective,
-                             self.generator.trainable_variables)
+        if self.train_generator:  # False while pretrain_discriminator runs
+            self.apply_gradients(self.g_optimizer, g_tape, g_objective,
+                                 self.generator.trainable_variables)
         self.after_step()
 
         threshold = self.adversarial_loss.decision_threshold

@@ -46,8 +46,8 @@ class WGANGP(WGAN):
             batch_size = ops.shape(real_batch)[0]
             # Sample x, z and alpha ~ U(0, 1), one alpha per example.
             z = self.sample_latent(batch_size)
-            alpha = tf.random.stateless_uniform(
-                (batch_size, 1, 1, 1), seed=self.seed_generator.next())
+            alpha = self.sample_per_replica(tf.random.stateless_uniform,
+                                            (batch_size, 1, 1, 1))
             fake_batch = self.generator(z, training=True)
             with tf.GradientTape() as tape:
                 real_scores, fake_scores = self.discriminate(
