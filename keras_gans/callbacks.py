@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -151,11 +152,20 @@ class GANCheckpoint(keras.callbacks.Callback):
 
     filename = "checkpoint.keras"
 
-    def __init__(self, directory, every_steps=0):
+    def __init__(self, directory, every_steps=0, previous_seconds=0.0):
         super().__init__()
         self.directory = directory
         self.every_steps = every_steps
+        self.previous_seconds = previous_seconds
         self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.start_time = time.time()
+
+    @property
+    def train_seconds(self):
+        """Training time so far, including the runs this one resumed."""
+        return self.previous_seconds + time.time() - self.start_time
 
     @property
     def path(self):
@@ -178,7 +188,17 @@ class GANCheckpoint(keras.callbacks.Callback):
         save_model_atomically(self.model, self.path)
         with atomic_path(os.path.join(self.directory, "state.json")) as tmp, \
                 open(tmp, "w") as f:
-            json.dump({"epoch": epoch, "step_in_epoch": step}, f)
+            json.dump({"epoch": epoch, "step_in_epoch": step,
+                       "train_seconds": round(self.train_seconds, 1)}, f)
+
+    @staticmethod
+    def read_state(directory):
+        """The `state.json` of a checkpoint directory, or `{}`."""
+        path = os.path.join(directory, "state.json")
+        if not os.path.exists(path):
+            return {}
+        with open(path) as f:
+            return json.load(f)
 
     @classmethod
     def resume(cls, directory):
@@ -190,8 +210,5 @@ class GANCheckpoint(keras.callbacks.Callback):
         path = os.path.join(directory, cls.filename)
         if not os.path.exists(path):
             return None, 0
-        model = load_gan(path)
-        with open(os.path.join(directory, "state.json")) as f:
-            state = json.load(f)
-        return model, int(state["epoch"])
+        return load_gan(path), int(cls.read_state(directory).get("epoch", 0))
 

@@ -5,7 +5,6 @@ import json
 import os
 import shlex
 import sys
-import time
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -13,6 +12,13 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a usage error in one line, like the other user errors."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text):
@@ -28,7 +34,7 @@ def _positive_int(text):
 def _build_parser():
     from keras_gans.models import VARIANTS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-gans",
         description="Train, sample and evaluate generative adversarial networks.",
     )
@@ -168,7 +174,7 @@ def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import data
+    from keras_gans import data, saving
 
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
@@ -184,11 +190,16 @@ def run_train(args):
                                 batch_size=args.batch_size * steps_per_batch,
                                 seed=args.seed)
 
-    checkpoint = gan_callbacks.GANCheckpoint(os.path.join(out, "checkpoint"),
-                                             every_steps=args.checkpoint_every)
-    model, initial_epoch = (None, 0)
+    checkpoint_dir = os.path.join(out, "checkpoint")
+    model, initial_epoch, previous_seconds = None, 0, 0.0
     if args.resume:
-        model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint.directory)
+        model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint_dir)
+        previous_seconds = gan_callbacks.GANCheckpoint.read_state(checkpoint_dir).get(
+            "train_seconds",
+            saving.read_metadata(os.path.join(out, "generator")).get("wall_time_seconds", 0.0))
+    checkpoint = gan_callbacks.GANCheckpoint(checkpoint_dir, every_steps=args.checkpoint_every,
+                                             previous_seconds=previous_seconds)
+    if args.resume:
         if model is None:
             print(f"No checkpoint in {checkpoint.directory}; starting afresh.")
         else:
@@ -200,11 +211,10 @@ def run_train(args):
     stop = gan_callbacks.StopOnNonFinite()
     grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
                                     seed=args.seed, class_names=images.class_names)
-    start = time.time()
     history = model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
-                        callbacks=[stop, checkpoint, grid],
+                        callbacks=[stop, checkpoint, grid], shuffle=False,
                         verbose=0 if args.quiet else "auto")
-    wall_time = time.time() - start
+    wall_time = checkpoint.train_seconds
     if stop.message:
         raise CLIError(stop.message)
 
@@ -222,8 +232,8 @@ def run_train(args):
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
     last_grid = grid.paths[-1] if grid.paths else None
-    print(f"Trained {args.variant} for {args.epochs - initial_epoch} epochs in "
-          f"{wall_time:.0f} s. Samples: {last_grid}. Generator: {export_dir}")
+    print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
+          f"Samples: {last_grid}. Generator: {export_dir}")
 
 
 def _load_any(name):

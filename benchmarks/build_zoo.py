@@ -1,0 +1,143 @@
+"""Builds `saved_models/` from finished training runs and prints the zoo table.
+
+Each run directory is the `--out` of a `keras-gans train` command (see
+`RECIPES`). For every model this script evaluates the exported generator with
+`keras_gans.evaluation.evaluate_generator` (10k samples against the
+Fashion-MNIST test set, in the bundled classifier's feature space), renders
+`samples.png`, adds the evaluation and the recipe to `metadata.json`, and
+installs the export as `saved_models/<name>/` with an atomic rename. The
+reference (TensorFlow's DCGAN tutorial recipe, `reference_dcgan.py`) is
+evaluated the same way for comparison.
+
+    python benchmarks/build_zoo.py --runs runs --n 10000
+"""
+
+import argparse
+import json
+import os
+import shutil
+
+import keras
+
+from keras_gans import evaluation, plotting, saving
+from keras_gans.files import atomic_path
+
+# name -> (run directory under --runs, the single command that trains it).
+RECIPES = {
+    "vanilla_fashion_mnist": (
+        "vanilla_fashion_mnist",
+        "keras-gans train vanilla --epochs 10 --ema-decay 0.999"),
+    "dcgan_fashion_mnist": (
+        "dcgan_fashion_mnist",
+        "keras-gans train dcgan --epochs 8 --ema-decay 0.999"),
+    "cgan_fashion_mnist": (
+        "cgan_fashion_mnist",
+        "keras-gans train cgan --epochs 8 --ema-decay 0.999"),
+    "wgan_fashion_mnist": (
+        "wgan_fashion_mnist",
+        "keras-gans train wgan --epochs 5"),
+    "wgan-gp_fashion_mnist": (
+        "wgan-gp_fashion_mnist",
+        "keras-gans train wgan-gp --epochs 5"),
+}
+TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
+                 "wall_time_seconds")
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def render_samples(generator, path, seed=0):
+    """An 8x8 grid, or one row of 8 per class for conditional generators."""
+    if generator.conditional:
+        classes = generator.num_classes
+        labels = [c for c in range(classes) for _ in range(8)]
+        images = generator.generate(len(labels), labels=labels, seed=seed)
+        plotting.save_grid(images, path, rows=classes, cols=8,
+                           row_labels=generator.class_names)
+    else:
+        plotting.save_grid(generator.generate(64, seed=seed), path, rows=8, cols=8)
+
+
+def build_model(name, run_dir, command, out_dir, n):
+    export_dir = os.path.join(run_dir, "generator")
+    generator = saving.load_generator(export_dir)
+    result = evaluation.evaluate_generator(generator, dataset="fashion_mnist", n=n)
+    metadata = {**generator.metadata, **result, "command": command, "name": name}
+    target = os.path.join(out_dir, name)
+    with atomic_path(target) as tmp:
+        shutil.copytree(export_dir, tmp)
+        with open(os.path.join(tmp, saving.METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
+        render_samples(saving.load_generator(tmp), os.path.join(tmp, "samples.png"))
+    return metadata
+
+
+def evaluate_reference(run_dir, n):
+    """Evaluates the tutorial recipe's saved generator."""
+    from reference_dcgan import TutorialDCGAN
+
+    model = TutorialDCGAN()
+    model.generator = keras.saving.load_model(os.path.join(run_dir, "generator.keras"))
+    with open(os.path.join(run_dir, "run.json")) as f:
+        run = json.load(f)
+    result = evaluation.evaluate_generator(model, dataset="fashion_mnist", n=n)
+    plotting.save_grid(model.generate(64, seed=0), os.path.join(run_dir, "samples.png"),
+                       rows=8, cols=8)
+    return {**result, "epochs": run["epochs"], "wall_time_seconds": run["wall_time_seconds"],
+            "command": "python benchmarks/reference_dcgan.py --minutes "
+                       f"{run['wall_time_seconds'] / 60:.0f}"}
+
+
+def markdown_table(rows):
+    header = "| model | " + " | ".join(TABLE_COLUMNS) + " | samples |"
+    lines = [header, "|" + " --- |" * (len(TABLE_COLUMNS) + 2)]
+    for name, info in rows.items():
+        cells = []
+        for column in TABLE_COLUMNS:
+            value = info.get(column)
+            if column == "wall_time_seconds" and value is not None:
+                value = f"{value / 60:.1f} min"
+            elif isinstance(value, float):
+                value = f"{value:.4g}"
+            cells.append("" if value is None else str(value))
+        grid = info.get("samples", "")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {grid} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="runs")
+    parser.add_argument("--out", default="saved_models")
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--only", nargs="*", help="build only these models")
+    args = parser.parse_args()
+
+    rows = {}
+    for name, (run, command) in RECIPES.items():
+        if args.only and name not in args.only:
+            continue
+        run_dir = os.path.join(args.runs, run)
+        if not os.path.isdir(os.path.join(run_dir, "generator")):
+            print(f"skipping {name}: no export in {run_dir}")
+            continue
+        rows[name] = build_model(name, run_dir, command, args.out, args.n)
+        rows[name]["samples"] = f"![{name}]({args.out}/{name}/samples.png)"
+        print(json.dumps({"model": name, **{k: rows[name].get(k) for k in TABLE_COLUMNS}}),
+              flush=True)
+    reference_dir = os.path.join(args.runs, "reference_dcgan")
+    if os.path.exists(os.path.join(reference_dir, "generator.keras")):
+        rows["reference (TF DCGAN tutorial)"] = evaluate_reference(reference_dir, args.n)
+        print(json.dumps({"model": "reference", **rows["reference (TF DCGAN tutorial)"]}),
+              flush=True)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "zoo.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    table = markdown_table(rows)
+    with open(os.path.join(RESULTS, "zoo.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Training and sampling throughput of keras-gans against the reference recipe.
+
+Every configuration (model, batch size, dtype policy, options) trains in its own
+Python process, so the policy is set cleanly and its peak memory is its own.
+The configurations are run round-robin for `--repeats` rounds, so machine
+drift hits them all alike; the table reports each one's best round.
+
+    python benchmarks/throughput.py --seconds 20 --repeats 2
+
+Writes `benchmarks/results/throughput.json` and `throughput.md`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# (name, model, batch size, policy, extra options)
+CONFIGS = [
+    ("reference", "reference", 64, "float32", {}),
+    ("dcgan", "dcgan", 64, "float32", {}),
+    ("dcgan", "dcgan", 64, "mixed_bfloat16", {}),
+    ("dcgan", "dcgan", 64, "mixed_float16", {}),
+    ("reference", "reference", 256, "float32", {}),
+    ("dcgan", "dcgan", 256, "float32", {}),
+    ("dcgan", "dcgan", 256, "mixed_bfloat16", {}),
+    ("reference", "reference", 64, "mixed_bfloat16", {}),
+    ("dcgan + steps_per_execution=8", "dcgan", 64, "mixed_bfloat16",
+     {"steps_per_execution": 8}),
+    ("dcgan + jit_compile", "dcgan", 64, "mixed_bfloat16", {"jit_compile": True}),
+    ("dcgan + spectral norm (one D call)", "dcgan-sn", 64, "mixed_bfloat16", {}),
+    ("vanilla", "vanilla", 64, "mixed_bfloat16", {}),
+    ("cgan", "cgan", 64, "mixed_bfloat16", {}),
+    ("wgan", "wgan", 64, "mixed_bfloat16", {}),
+    ("wgan-gp", "wgan-gp", 64, "mixed_bfloat16", {}),
+]
+
+
+def build(model_name, options):
+    import keras_gans
+
+    compile_options = {k: options[k] for k in ("steps_per_execution", "jit_compile")
+                       if k in options}
+    if model_name == "reference":
+        sys.path.insert(0, HERE)
+        from reference_dcgan import TutorialDCGAN
+
+        model = TutorialDCGAN()
+    elif model_name == "dcgan-sn":
+        model = keras_gans.DCGAN(seed=0, spectral_norm=True)
+    else:
+        model = keras_gans.get_variant(model_name)(seed=0)
+    model.compile(**compile_options)
+    return model
+
+
+def measure_training(model_name, batch_size, policy, options, seconds):
+    """Runs in the child process: images/s of `fit` after a warm-up."""
+    import resource
+
+    import keras
+    import tensorflow as tf
+
+    from keras_gans import data
+
+    keras.mixed_precision.set_global_policy(policy)
+    model = build(model_name, options)
+    images = data.load_images("fashion_mnist", "train")
+    labelled = model_name == "cgan"
+    per_step = batch_size * (5 if model_name in ("wgan", "wgan-gp") else 1)
+    dataset = data.make_dataset(images.images[:20000],
+                                images.labels[:20000] if labelled else None,
+                                batch_size=per_step, seed=0, repeat=True)
+    dataset = dataset.take(10_000_000)
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+            if self.times[-1] - self.times[0] > seconds + 5:
+                self.model.stop_training = True
+
+    timer = Timer()
+    steps_per_execution = options.get("steps_per_execution", 1)
+    model.fit(dataset, epochs=1, steps_per_epoch=1_000_000, verbose=0, callbacks=[timer])
+    warm = timer.times[len(timer.times) // 5:]  # drop tracing and warm-up
+    steps = (len(warm) - 1) * steps_per_execution
+    elapsed = warm[-1] - warm[0]
+    return {
+        "images_per_second": round(steps * per_step / elapsed, 1),
+        "steps_per_second": round(steps / elapsed, 2),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "tensorflow": tf.__version__,
+    }
+
+
+def measure_sampling(seconds, batch_size=256):
+    """Images/s of an exported DCGAN generator's serving signature."""
+    import tempfile
+
+    import tensorflow as tf
+
+    import keras_gans
+
+    gan = keras_gans.DCGAN(seed=0)
+    path = os.path.join(tempfile.mkdtemp(), "generator")
+    gan.export(path)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    z = tf.random.normal((batch_size, gan.latent_dim))
+    serve(z=z)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        serve(z=z)["images"].numpy()
+        count += batch_size
+    return {"images_per_second": round(count / (time.perf_counter() - start), 1)}
+
+
+def run_child(config, seconds):
+    name, model, batch_size, policy, options = config
+    command = [sys.executable, __file__, "--child",
+               json.dumps([model, batch_size, policy, options]), "--seconds", str(seconds)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    output = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child")
+    parser.add_argument("--sampling-child", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_training(*json.loads(args.child), args.seconds)))
+        return
+    if args.sampling_child:
+        print(json.dumps(measure_sampling(args.seconds)))
+        return
+
+    best = {}
+    for round_index in range(args.repeats):
+        for config in CONFIGS:
+            key = json.dumps(config[1:])
+            result = run_child(config, args.seconds)
+            print(json.dumps({"round": round_index, "config": config, **result}), flush=True)
+            if key not in best or result["images_per_second"] > best[key]["images_per_second"]:
+                best[key] = {"name": config[0], "batch_size": config[2],
+                             "policy": config[3], **result}
+    sampling = json.loads(subprocess.run(
+        [sys.executable, __file__, "--sampling-child", "--seconds", str(args.seconds)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.strip().splitlines()[-1])
+
+    reference = best[json.dumps(CONFIGS[0][1:])]["images_per_second"]
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    lines = [f"Training throughput on {machine}, TensorFlow "
+             f"{next(iter(best.values()))['tensorflow']}; best of {args.repeats} interleaved "
+             f"rounds of {args.seconds:.0f} s. WGAN steps read n_critic = 5 critic "
+             "minibatches of the batch size.", "",
+             "| configuration | batch | policy | images/s | steps/s | vs reference float32 "
+             "b64 | peak memory |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in best.values():
+        lines.append(f"| {row['name']} | {row['batch_size']} | {row['policy']} | "
+                     f"{row['images_per_second']:.0f} | {row['steps_per_second']:.1f} | "
+                     f"{row['images_per_second'] / reference:.2f}x | "
+                     f"{row['peak_memory_mb']} MB |")
+    lines += ["", f"Sampling from an exported DCGAN SavedModel (batch 256): "
+              f"{sampling['images_per_second']:.0f} images/s."]
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "throughput.json"), "w") as f:
+        json.dump({"machine": machine, "rows": list(best.values()), "sampling": sampling},
+                  f, indent=1)
+    with open(os.path.join(HERE, "results", "throughput.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
