@@ -137,6 +137,12 @@ def logs_are_finite(logs):
                for v in (logs or {}).values())
 
 
+def weights_are_finite(model):
+    """Whether every weight is finite. A step's logged loss predates its update,
+    so an update that overflows shows up here one step before the logs."""
+    return all(np.all(np.isfinite(np.asarray(w))) for w in model.weights)
+
+
 class GANCheckpoint(keras.callbacks.Callback):
     """Saves the whole GAN as `.keras` (weights, both optimizers, seed state,
     EMA) with an atomic rename, at every epoch end and every `every_steps`
@@ -157,6 +163,7 @@ class GANCheckpoint(keras.callbacks.Callback):
         self.directory = directory
         self.every_steps = every_steps
         self.previous_seconds = previous_seconds
+        self.start_time = None
         self.epoch = 0
 
     def on_train_begin(self, logs=None):
@@ -165,6 +172,8 @@ class GANCheckpoint(keras.callbacks.Callback):
     @property
     def train_seconds(self):
         """Training time so far, including the runs this one resumed."""
+        if self.start_time is None:
+            return self.previous_seconds
         return self.previous_seconds + time.time() - self.start_time
 
     @property
@@ -182,7 +191,8 @@ class GANCheckpoint(keras.callbacks.Callback):
         self.save(epoch + 1, 0, logs)
 
     def save(self, epoch, step, logs):
-        if getattr(self.model, "stopped_on_non_finite", False) or not logs_are_finite(logs):
+        if (getattr(self.model, "stopped_on_non_finite", False) or not logs_are_finite(logs)
+                or not weights_are_finite(self.model)):
             return
         os.makedirs(self.directory, exist_ok=True)
         save_model_atomically(self.model, self.path)

@@ -224,8 +224,8 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
         raise ValueError(f"tfds:{name} split {split!r} holds no examples.")
     arrays = {key: np.concatenate([batch[key] for batch in batches])
               for key in batches[0]}
-    features = builder.info.features  # a FeaturesDict: no .get
-    label_feature = features["label"] if "label" in features else None
+    # FeaturesDict has items() but no get().
+    label_feature = dict(builder.info.features.items()).get("label")
     class_names = list(getattr(label_feature, "names", []) or [])
     return ImageData(
         images=as_uint8_images(arrays["image"], source=f"tfds:{name}"),

@@ -1,10 +1,10 @@
 """Mixed precision: every variant trains under the bfloat16 and float16
 policies, with float32 outputs and loss scaling on both optimizers."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import keras_gans
 
 

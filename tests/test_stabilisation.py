@@ -1,11 +1,11 @@
 """The stabilisation toolkit: each technique's math, a training smoke test, and
 survival through a `.keras` round trip and export."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 import keras_gans
 from keras_gans import losses
 from keras_gans.layers import MinibatchStdDev

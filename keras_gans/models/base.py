@@ -32,6 +32,12 @@ def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1
     return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
 
 
+def _multi_worker(strategy):
+    """Whether `strategy` is a MultiWorkerMirroredStrategy over several workers."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode())
+
+
 def _mixes_batch(model):
     """Whether a model's output for one example depends on the rest of the batch."""
     from keras_gans.layers import MinibatchStdDev
@@ -222,7 +228,12 @@ class BaseGAN(keras.Model):
         """Updates the named trackers and returns every tracker's result."""
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if _multi_worker(tf.distribute.get_strategy()):
+            # Keras reduces logs across workers with strategy.reduce(..., axis=0),
+            # which fails on scalars (tensorflow/tensorflow#72388): give them an axis.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     # ------------------------------------------------------------------ data
     def unpack(self, data):
@@ -237,10 +248,11 @@ class BaseGAN(keras.Model):
             images, labels = data.get("images", data.get("image")), data.get("label")
         else:
             images, labels = data, None
-        self.check_images(images)
-        return images, labels
+        return self.check_images(images), labels
 
     def check_images(self, images):
+        """Returns `images`, or raises a clear error if they are not a batch of
+        floats in [-1, 1] of the model's image shape."""
         shape = tuple(images.shape[1:])
         if len(images.shape) != 4 or shape != self.image_shape:
             raise ValueError(
@@ -255,11 +267,14 @@ class BaseGAN(keras.Model):
                 "Scale uint8 pixels with x / 127.5 - 1 "
                 "(keras_gans.data.load_dataset does this)."
             )
-        tf.debugging.assert_less_equal(
+        in_range = tf.debugging.assert_less_equal(
             ops.max(ops.abs(images)), ops.cast(1.0 + 1e-3, images.dtype),
             message="Images must lie in [-1, 1] (scale uint8 pixels with "
             "x / 127.5 - 1); this batch lies outside.",
         )
+        # Check before the step uses the batch, so a bad batch trains nothing.
+        with tf.control_dependencies([in_range]):
+            return tf.identity(images)
 
     # ----------------------------------------------------------------- noise
     def sample_latent(self, batch_size):

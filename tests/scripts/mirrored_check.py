@@ -1,0 +1,183 @@
+"""Trains GAN variants on one device and under MirroredStrategy on two logical
+CPUs from the same weights and batch, and prints the results as JSON.
+
+Run in a fresh process: the CPU must be split before TensorFlow touches it.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * 2,
+)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_gans  # noqa: E402
+from keras_gans.models.networks import mlp_discriminator, mlp_generator  # noqa: E402
+
+GLOBAL_BATCH = 16
+STEPS = 2
+LATENT_DIM = 8
+NUM_CLASSES = 3
+
+
+def conditional_generator():
+    """`[z, label]` -> 28x28x1 image, without BatchNorm or Dropout."""
+    z = keras.Input((LATENT_DIM,), name="z")
+    label = keras.Input((), dtype="int32", name="label")
+    embedded = keras.layers.Embedding(NUM_CLASSES, 4)(label)
+    x = keras.layers.Concatenate()([z, embedded])
+    x = keras.layers.Dense(16, activation="relu")(x)
+    x = keras.layers.Dense(28 * 28, activation="tanh")(x)
+    images = keras.layers.Reshape((28, 28, 1), name="images")(x)
+    return keras.Model([z, label], images, name="generator")
+
+
+def conditional_discriminator():
+    """`[image, label]` -> one raw score, without BatchNorm or Dropout."""
+    image = keras.Input((28, 28, 1), name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    embedded = keras.layers.Embedding(NUM_CLASSES, 4)(label)
+    x = keras.layers.Concatenate()([keras.layers.Flatten()(image), embedded])
+    x = keras.layers.Dense(16, name="features")(x)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    score = keras.layers.Dense(1)(x)
+    return keras.Model([image, label], score, name="discriminator")
+
+
+def build(variant):
+    """A small model of `variant` without batch-dependent layers."""
+    generator = mlp_generator(latent_dim=LATENT_DIM, units=(32,))
+    critic = mlp_discriminator(units=(32,), dropout=0)
+    if variant == "gan":
+        model = keras_gans.GAN(generator, critic, seed=1, ema_decay=0.9,
+                               historical_averaging=1e-3)
+        extra = {}
+    elif variant == "cgan":
+        model = keras_gans.ConditionalGAN(
+            num_classes=NUM_CLASSES, generator=conditional_generator(),
+            discriminator=conditional_discriminator(), seed=1, ema_decay=0.9)
+        extra = {"r1_weight": 1.0}
+    elif variant == "wgan":
+        # Two critic minibatches per step: see wgan_single_batch_order.
+        model = keras_gans.WGAN(generator=generator, discriminator=critic,
+                                seed=1, n_critic=2, clip_value=0.05)
+        extra = {}
+    elif variant == "wgangp":
+        model = keras_gans.WGANGP(generator=generator, discriminator=critic,
+                                  seed=1, n_critic=1, historical_averaging=1e-3)
+        extra = {}
+    else:
+        raise ValueError(variant)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.01),
+                  g_optimizer=keras.optimizers.SGD(0.01), **extra)
+    return model
+
+
+def batch(variant):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (GLOBAL_BATCH, 28, 28, 1)).astype("float32")
+    if variant == "cgan":
+        labels = rng.integers(0, NUM_CLASSES, GLOBAL_BATCH).astype("int32")
+        return images, labels
+    return images
+
+
+def wgan_single_batch_order(images, replicas=2, n_critic=2):
+    """The order in which one device must see a batch to match `replicas`
+    mirrored replicas: critic minibatch k of a distributed step is the k-th
+    chunk of every replica's slice."""
+    per_replica = np.split(images, replicas)
+    chunks = [np.split(part, n_critic) for part in per_replica]
+    return np.concatenate([chunk[k] for k in range(n_critic) for chunk in chunks])
+
+
+def dataset(data):
+    return tf.data.Dataset.from_tensors(data).repeat(STEPS)
+
+
+def all_weights(model):
+    """Every weight of the model: both networks, EMA, averages, seed state."""
+    return [np.asarray(v) for v in model.weights] + [
+        np.asarray(model.seed_generator.state.numpy()),
+        np.asarray(model.d_optimizer.iterations.numpy()),
+        np.asarray(model.g_optimizer.iterations.numpy()),
+    ]
+
+
+def compare(variant, strategy):
+    single = build(variant)
+    with strategy.scope():
+        mirrored = build(variant)
+    mirrored.set_weights(single.get_weights())
+    initial = [np.asarray(v) for v in single.generator.weights]
+    data = batch(variant)
+    single_data = data
+    if variant == "wgan":
+        single_data = wgan_single_batch_order(data)
+    single_history = single.fit(dataset(single_data), epochs=1, verbose=0, shuffle=False)
+    mirrored_history = mirrored.fit(dataset(data), epochs=1, verbose=0, shuffle=False)
+    a, b = all_weights(single), all_weights(mirrored)
+    return {
+        "single_logs": {k: float(v[-1]) for k, v in single_history.history.items()},
+        "mirrored_logs": {k: float(v[-1]) for k, v in mirrored_history.history.items()},
+        "max_weight_difference": max(
+            float(np.max(np.abs(x.astype("float64") - y.astype("float64"))))
+            for x, y in zip(a, b, strict=True)),
+        "generator_change": max(
+            float(np.max(np.abs(x - np.asarray(y))))
+            for x, y in zip(initial, mirrored.generator.weights, strict=True)),
+        "iterations": [int(single.d_optimizer.iterations.numpy()),
+                       int(mirrored.d_optimizer.iterations.numpy())],
+    }
+
+
+def replica_noise(strategy):
+    """The latent vectors each replica draws in one `strategy.run`, and what
+    one device draws for the global batch from the same seed state."""
+    with strategy.scope():
+        model = build("gan")
+
+    @tf.function
+    def draw():
+        return strategy.run(lambda: model.sample_latent(4))
+
+    per_replica = strategy.experimental_local_results(draw())
+    single = build("gan").sample_latent(8)
+    return {"replicas": [np.asarray(values).tolist() for values in per_replica],
+            "single": np.asarray(single).tolist()}
+
+
+def dcgan_step(strategy):
+    """One fit step of a full DCGAN (with BatchNorm) under the strategy."""
+    with strategy.scope():
+        model = keras_gans.DCGAN(seed=0, ema_decay=0.9)
+        model.compile()
+    images = np.random.default_rng(1).uniform(-1, 1, (GLOBAL_BATCH, 28, 28, 1))
+    history = model.fit(dataset(images.astype("float32")), epochs=1, verbose=0)
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def main(variants):
+    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    result = {"replicas": strategy.num_replicas_in_sync}
+    for variant in variants:
+        if variant == "noise":
+            result["noise"] = replica_noise(strategy)
+        elif variant == "dcgan":
+            result["dcgan"] = dcgan_step(strategy)
+        else:
+            result[variant] = compare(variant, strategy)
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "noise", "dcgan"])
