@@ -73,7 +73,7 @@ class SampleGrid(keras.callbacks.Callback):
         return predict_in_batches(self.model.sampling_generator, inputs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or getattr(self.model, "stopped_on_non_finite", False):
             return
         images = self.sample()
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")

@@ -16,6 +16,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from keras_gans import data
@@ -109,6 +110,20 @@ def load_classifier(dataset="fashion_mnist", path=None, image_shape=None,
     return model
 
 
+def save_classifier_weights(model, path):
+    """Writes a classifier's weights alone, without its optimizer's state.
+
+    Example:
+
+    ```python
+    save_classifier_weights(model, classifier_weights_path("fashion_mnist"))
+    ```
+    """
+    weights_only = keras.Model.from_config(model.get_config())
+    weights_only.set_weights(model.get_weights())
+    weights_only.save_weights(path)
+
+
 def classifier_extractor(dataset="fashion_mnist", path=None):
     """A `FeatureExtractor` of `dataset`'s classifier: 128 features and logits.
 
@@ -148,11 +163,9 @@ def train_classifier(dataset="fashion_mnist", data_dir=None, epochs=12, batch_si
 
     ```python
     model, accuracy = train_classifier("fashion_mnist", epochs=12)
-    model.save_weights(classifier_weights_path("fashion_mnist"))
+    save_classifier_weights(model, classifier_weights_path("fashion_mnist"))
     ```
     """
-    import tensorflow as tf
-
     keras.utils.set_random_seed(seed)
     train = data.load_images(dataset, "train", data_dir=data_dir)
     test = data.load_images(dataset, "test", data_dir=data_dir)

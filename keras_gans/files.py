@@ -1,6 +1,7 @@
 """Atomic writes: a crash mid-write leaves the previous version whole."""
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -11,13 +12,17 @@ def atomic_path(path):
     """Yields a temporary path beside `path`; renames it into place on success.
 
     Works for a file or a directory written at the temporary path. On an
-    exception the temporary path is removed and `path` is left untouched.
+    exception the temporary path is removed and `path` is left untouched;
+    temporary paths left by a process killed mid-write are removed by the next
+    write.
     """
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     name = os.path.basename(path)
     suffix = os.path.splitext(name)[1]
+    for stale in glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.tmp-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a process killed mid-write
     tmp_dir = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
     tmp = os.path.join(tmp_dir, "new" + suffix)
     try:

@@ -297,3 +297,16 @@ def test_export_keeps_previous_export_on_crash(tmp_path, monkeypatch):
 
     np.testing.assert_array_equal(load_generator(str(path))(z), images_before)
     assert leftovers(tmp_path, ["generator"]) == []
+
+
+def test_next_write_removes_temp_files_of_a_killed_write(tmp_path):
+    from keras_gans.files import atomic_path
+
+    target = tmp_path / "checkpoint.keras"
+    stale = tmp_path / ".checkpoint.keras.tmp-killed"
+    stale.mkdir()
+    (stale / "new.keras").write_bytes(b"half written")
+    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+        f.write(b"complete")
+    assert target.read_bytes() == b"complete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.keras"]
