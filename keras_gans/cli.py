@@ -218,9 +218,15 @@ def run_train(args):
     if stop.message:
         raise CLIError(stop.message)
 
-    with open(os.path.join(out, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values]
-                   for k, values in history.history.items()}, f, indent=1)
+    history_path = os.path.join(out, "history.json")
+    logs = {}
+    if args.resume and os.path.exists(history_path):
+        with open(history_path) as f:  # the epochs of the runs this one resumed
+            logs = {k: v[:initial_epoch] for k, v in json.load(f).items()}
+    for key, values in history.history.items():
+        logs[key] = logs.get(key, []) + [float(v) for v in values]
+    with open(history_path, "w") as f:
+        json.dump(logs, f, indent=1)
     export_dir = os.path.join(out, "generator")
     model.export(export_dir, metadata={
         "dataset": args.dataset,
