@@ -39,7 +39,7 @@ def main():
     seconds = time.time() - start
     out = args.out or classifier.classifier_weights_path(args.dataset)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    model.save_weights(out)
+    classifier.save_classifier_weights(model, out)
     size = os.path.getsize(out)
     if size > MAX_WEIGHTS_BYTES:
         raise SystemExit(f"{out} holds {size} bytes, more than {MAX_WEIGHTS_BYTES}.")

@@ -222,3 +222,13 @@ class GANCheckpoint(keras.callbacks.Callback):
             return None, 0
         return load_gan(path), int(cls.read_state(directory).get("epoch", 0))
 
+
+
+def __getattr__(name):
+    # FIDMonitor lives with the evaluation code it runs; import it lazily so
+    # that `keras_gans.callbacks` does not load the metrics stack.
+    if name == "FIDMonitor":
+        from keras_gans.evaluation import FIDMonitor
+
+        return FIDMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

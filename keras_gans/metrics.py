@@ -21,6 +21,8 @@ spaces are not comparable. `inception_v3_extractor` gives the standard one;
 that works offline.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import scipy.linalg
@@ -139,12 +141,24 @@ class FeatureStatistics:
         return self.reservoir[:min(self.count, self.max_samples)]
 
 
+def _sqrtm(matrix, strict=True):
+    """The matrix square root; with `strict`, `None` if singular or not finite."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if strict else "ignore", scipy.linalg.LinAlgWarning)
+        try:
+            root = scipy.linalg.sqrtm(matrix)
+        except scipy.linalg.LinAlgWarning:
+            return None
+    return root if np.isfinite(root).all() or not strict else None
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     """Frechet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
     `||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))`. When the
-    product's square root is not finite (singular covariances), `eps` is added
-    to both diagonals; a small imaginary part from round-off is dropped.
+    covariance product is singular (e.g. features that are always 0) or its
+    square root is not finite, `eps` is added to both diagonals; a small
+    imaginary part from round-off is dropped.
 
     Args:
         mu1, mu2: mean vectors, shape `(dim,)`.
@@ -171,10 +185,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
             f"mu2 {mu2.shape}, sigma2 {sigma2.shape}."
         )
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
+    covmean = _sqrtm(sigma1 @ sigma2)
+    if covmean is None:
         offset = np.eye(dim) * eps
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset), strict=False)
     if np.iscomplexobj(covmean):
         largest = np.max(np.abs(np.diagonal(covmean).imag))
         if largest > 1e-3:
