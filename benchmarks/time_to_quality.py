@@ -86,7 +86,7 @@ def main():
     reference.generator.save(os.path.join(args.out, "generator.keras"))
     with open(os.path.join(args.out, "run.json"), "w") as f:
         json.dump({"wall_time_seconds": reference_clock.train_seconds,
-                   "epochs": int(reference.generator_optimizer.iterations) * 256 // len(images),
+                   "epochs": round(int(reference.generator_optimizer.iterations) * 256 / len(images), 2),
                    "steps": int(reference.generator_optimizer.iterations),
                    "batch_size": 256}, f)
 
