@@ -84,11 +84,11 @@ def main():
     target = reference_clock.curve[-1][1]
     os.makedirs(args.out, exist_ok=True)
     reference.generator.save(os.path.join(args.out, "generator.keras"))
+    steps = int(reference.generator_optimizer.iterations)
     with open(os.path.join(args.out, "run.json"), "w") as f:
         json.dump({"wall_time_seconds": reference_clock.train_seconds,
-                   "epochs": round(int(reference.generator_optimizer.iterations) * 256 / len(images), 2),
-                   "steps": int(reference.generator_optimizer.iterations),
-                   "batch_size": 256}, f)
+                   "epochs": round(steps * 256 / len(images), 2),
+                   "steps": steps, "batch_size": 256}, f)
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     dcgan = keras_gans.DCGAN(seed=0, ema_decay=0.999, name="keras_gans_dcgan")

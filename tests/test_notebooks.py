@@ -57,7 +57,9 @@ def test_notebook_runs_in_fast_mode(path, tmp_path, monkeypatch):
     shutil.copyfile(path, copy)
     notebook = nbformat.read(copy, as_version=4)
 
-    # The kernel inherits this process's environment.
+    # The kernel inherits this process's environment; it imports this checkout.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("KERAS_GANS_FAST", "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     if path.stem.startswith("05_"):

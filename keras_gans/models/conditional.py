@@ -136,13 +136,7 @@ class ConditionalGAN(GAN):
                                  self.generator.trainable_variables)
         self.after_step()
 
-        threshold = self.adversarial_loss.decision_threshold
-        return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            d_acc_real=ops.mean(ops.cast(real_logits > threshold, "float32")),
-            d_acc_fake=ops.mean(ops.cast(fake_logits <= threshold, "float32")),
-        )
+        return self.game_logs(d_loss, g_loss, real_logits, fake_logits)
 
     def generate(self, n, seed=None, labels=None, batch_size=256):
         """Generates `n` images of the requested classes.

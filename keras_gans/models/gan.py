@@ -69,6 +69,10 @@ class GAN(BaseGAN):
                                  self.generator.trainable_variables)
         self.after_step()
 
+        return self.game_logs(d_loss, g_loss, real_logits, fake_logits)
+
+    def game_logs(self, d_loss, g_loss, real_logits, fake_logits):
+        """Updates the trackers: both losses and D's accuracy on each side."""
         threshold = self.adversarial_loss.decision_threshold
         return self.update_trackers(
             d_loss=d_loss,

@@ -89,16 +89,7 @@ class WGAN(BaseGAN):
                 weight.assign(ops.clip(weight, -self.clip_value, self.clip_value))
 
         # Generator step: descend -E[f(G(z))].
-        z = self.sample_latent(ops.shape(real_batch)[0])
-        with tf.GradientTape() as tape:
-            generated_scores = self.discriminator(
-                self.discriminator_view(self.generator(z, training=True)),
-                training=True)
-            g_loss = self.adversarial_loss.generator_loss(generated_scores)
-            g_objective = g_loss + self.historical_penalty(
-                self.generator.trainable_variables)
-        self.apply_gradients(self.g_optimizer, tape, g_objective,
-                             self.generator.trainable_variables)
+        g_loss = self.generator_step(ops.shape(real_batch)[0])
         self.after_step()
 
         return self.update_trackers(
@@ -106,6 +97,18 @@ class WGAN(BaseGAN):
             g_loss=g_loss,
             wasserstein=ops.mean(real_scores) - ops.mean(fake_scores),
         )
+
+    def generator_step(self, batch_size):
+        """One generator update: sample z, descend -E[f(G(z))]. Returns the loss."""
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            scores = self.discriminator(
+                self.discriminator_view(self.generator(z, training=True)), training=True)
+            g_loss = self.adversarial_loss.generator_loss(scores)
+            g_objective = g_loss + self.historical_penalty(self.generator.trainable_variables)
+        self.apply_gradients(self.g_optimizer, tape, g_objective,
+                             self.generator.trainable_variables)
+        return g_loss
 
     def get_config(self):
         return {**super().get_config(), "n_critic": self.n_critic,

@@ -65,16 +65,7 @@ class WGANGP(WGAN):
                                  self.discriminator.trainable_variables)
 
         # Generator step: descend -E[f(G(z))].
-        z = self.sample_latent(ops.shape(real_batch)[0])
-        with tf.GradientTape() as tape:
-            generated_scores = self.discriminator(
-                self.discriminator_view(self.generator(z, training=True)),
-                training=True)
-            g_loss = self.adversarial_loss.generator_loss(generated_scores)
-            g_objective = g_loss + self.historical_penalty(
-                self.generator.trainable_variables)
-        self.apply_gradients(self.g_optimizer, tape, g_objective,
-                             self.generator.trainable_variables)
+        g_loss = self.generator_step(ops.shape(real_batch)[0])
         self.after_step()
 
         return self.update_trackers(
