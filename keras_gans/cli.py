@@ -65,10 +65,15 @@ def _build_parser():
                      help="continue from the checkpoint in OUT")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--precision", choices=PRECISIONS, default="float32",
-                     help="Keras dtype policy")
+                     help="Keras dtype policy; mixed_bfloat16 is fast only on GPUs "
+                     "and on CPUs with AMX or AVX512-BF16")
     run.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                      help="also checkpoint every STEPS batches")
-    run.add_argument("--steps-per-execution", type=_positive_int, default=1)
+    run.add_argument("--steps-per-execution", type=_positive_int, default=1,
+                     help="training steps per call of the compiled step")
+    run.add_argument("--jit-compile", action="store_true",
+                     help="compile the step with XLA (faster on some CPUs, slower on "
+                     "others: see the README's Performance section)")
     run.add_argument("--gif", action="store_true",
                      help="write an animated GIF of the sample grids")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -165,9 +170,21 @@ def _build_model(args, num_classes, image_shape):
         diff_augment=args.diff_augment,
         r1_weight=args.r1_weight,
         feature_matching=args.feature_matching,
-        steps_per_execution=args.steps_per_execution,
     )
     return model
+
+
+def _warn_if_bfloat16_is_emulated(precision):
+    """mixed_bfloat16 on a CPU without bfloat16 units runs several times slower."""
+    import tensorflow as tf
+
+    from keras_gans import hardware
+
+    if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
+            and not hardware.cpu_has_native_bfloat16()):
+        print(f"keras-gans train: warning: this CPU ({hardware.describe()}) emulates "
+              "bfloat16, so mixed_bfloat16 trains several times slower than float32 "
+              "here; --precision float32 is faster.", file=sys.stderr)
 
 
 def run_train(args):
@@ -178,6 +195,7 @@ def run_train(args):
 
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
+    _warn_if_bfloat16_is_emulated(args.precision)
     images = data.load_images(args.dataset, "train", data_dir=args.data_dir)
     conditional = args.variant == "cgan"
     if conditional and images.labels is None:
@@ -206,6 +224,10 @@ def run_train(args):
             print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
     if model is None:
         model = _build_model(args, images.num_classes, images.image_shape)
+    # How to run the step is this command's choice, not the checkpoint's.
+    model.steps_per_execution = args.steps_per_execution
+    if args.jit_compile:
+        model.jit_compile = True
     if initial_epoch >= args.epochs:
         print(f"Already trained for {initial_epoch} epochs; nothing to do.")
     stop = gan_callbacks.StopOnNonFinite()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_gans import cli, saving
+from keras_gans import callbacks, cli, saving
 from keras_gans.callbacks import GANCheckpoint
 
 
@@ -91,6 +91,23 @@ def test_train_resume_continues_to_the_next_epoch(dcgan_run, tmp_path, data_args
     assert saving.read_metadata(str(out / "generator"))["epochs"] == 3
 
 
+def test_resumed_run_takes_this_commands_steps_per_execution(dcgan_run, tmp_path, data_args,
+                                                             monkeypatch):
+    seen = []
+    monkeypatch.setattr(callbacks.StopOnNonFinite, "on_train_begin",
+                        lambda callback, logs=None: seen.append(
+                            callback.model.steps_per_execution))
+    out = tmp_path / "dcgan"
+    shutil.copytree(dcgan_run, out)
+    status = run(["train", "dcgan", "--limit", "256", "--epochs", "3", "--batch-size", "64",
+                  "--out", str(out), "--resume", "--quiet", "--steps-per-execution", "2",
+                  *data_args])
+    assert status == 0
+    assert seen == [2]
+    model = saving.load_gan(str(out / "checkpoint" / "checkpoint.keras"))
+    assert int(model.g_optimizer.iterations) == 3 * 4
+
+
 def test_train_resume_without_checkpoint_starts_afresh(tmp_path, data_args, capsys):
     status = run(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "64",
                   "--out", str(tmp_path), "--resume", "--quiet", "--latent-dim", "8",
@@ -130,6 +147,25 @@ def test_train_every_variant_for_one_epoch(variant, tmp_path, data_args):
         assert metadata["conditional"] and metadata["num_classes"] == 10
         assert len(metadata["class_names"]) == 10
     assert os.path.exists(tmp_path / "samples" / "epoch_001.png")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["dcgan", "wgan-gp"])
+def test_train_with_xla_and_several_steps_per_execution(variant, tmp_path, data_args,
+                                                         monkeypatch):
+    seen = {}
+
+    def record(callback, logs=None):
+        seen.update(jit=callback.model.jit_compile, steps=callback.model.steps_per_execution)
+
+    monkeypatch.setattr(callbacks.StopOnNonFinite, "on_train_begin", record)
+    status = run(["train", variant, "--limit", "320", "--epochs", "1", "--out", str(tmp_path),
+                  "--quiet", "--jit-compile", "--steps-per-execution", "2",
+                  *TRAIN_EVERY_VARIANT[variant], *data_args])
+    assert status == 0
+    assert seen == {"jit": True, "steps": 2}
+    model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
+    assert int(model.g_optimizer.iterations) == (2 if variant == "wgan-gp" else 5)
 
 
 def test_train_passes_options_to_the_model(tmp_path, data_args):

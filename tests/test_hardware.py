@@ -1,0 +1,60 @@
+"""Hardware detection: native bfloat16 from /proc/cpuinfo, and the CLI's warning."""
+
+import pytest
+
+from keras_gans import cli, hardware
+
+AMD_AVX2 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC
+flags\t\t: fpu sse sse2 avx avx2 fma
+"""
+XEON_AMX = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8481C
+flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Platinum 8481C
+flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+
+
+@pytest.fixture
+def cpuinfo(tmp_path):
+    def write(text):
+        path = tmp_path / "cpuinfo"
+        path.write_text(text)
+        return str(path)
+
+    return write
+
+
+def test_cpu_without_bfloat16_units(cpuinfo):
+    path = cpuinfo(AMD_AVX2)
+    assert hardware.cpu_info(path) == ("AMD EPYC", {"fpu", "sse", "sse2", "avx", "avx2", "fma"})
+    assert not hardware.cpu_has_native_bfloat16(path)
+    assert hardware.describe(path).startswith("AMD EPYC, ")
+    assert hardware.describe(path).endswith(", no native bfloat16")
+
+
+def test_cpu_with_amx(cpuinfo):
+    path = cpuinfo(XEON_AMX)
+    assert hardware.cpu_has_native_bfloat16(path)
+    assert hardware.describe(path).endswith("native bfloat16 (amx_bf16, avx512_bf16)")
+
+
+def test_missing_cpuinfo_means_unknown(tmp_path):
+    path = str(tmp_path / "absent")
+    assert hardware.cpu_info(path) == ("", set())
+    assert not hardware.cpu_has_native_bfloat16(path)
+
+
+@pytest.mark.parametrize("native, precision, warned", [
+    (False, "mixed_bfloat16", True),
+    (True, "mixed_bfloat16", False),
+    (False, "float32", False),
+])
+def test_cli_warns_when_bfloat16_would_be_emulated(monkeypatch, capsys, native, precision,
+                                                   warned):
+    monkeypatch.setattr(hardware, "cpu_has_native_bfloat16", lambda: native)
+    cli._warn_if_bfloat16_is_emulated(precision)
+    assert ("emulates bfloat16" in capsys.readouterr().err) == warned
