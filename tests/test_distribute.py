@@ -167,7 +167,7 @@ def test_two_workers_finish_with_identical_weights(multi_worker):
 
 # Keras builds the model's unused `optimizer` (RMSprop) under a strategy, and
 # loading then skips its variables with this warning.
-@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer 'rm_sprop'")
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer 'rm_sprop")
 def test_every_worker_saves_a_loadable_model(multi_worker):
     _, (_, first_weights, _), directory = multi_worker
     assert (directory / "worker1.keras").exists()
