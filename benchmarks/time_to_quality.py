@@ -3,9 +3,10 @@
 Trains the reference (TensorFlow's DCGAN tutorial recipe, float32, batch 256)
 for `--reference-minutes`, measuring FID every `--eval-every` seconds of
 training; its last FID becomes the target. Then trains keras-gans' DCGAN with
-the fastest settings of `throughput.py` (`mixed_bfloat16`, batch 64, EMA) until
-its FID reaches the target, or for as long as the reference trained. The clock
-counts training only: it stops while FID is measured.
+the fastest settings of `throughput.py` (batch 64, EMA, and `mixed_bfloat16`
+where the CPU computes bfloat16 natively) until its FID reaches the target, or
+for as long as the reference trained. The clock counts training only: it stops
+while FID is measured.
 
 FID is measured on `--n` samples against the Fashion-MNIST test set in the
 bundled classifier's feature space.
@@ -25,7 +26,7 @@ import keras
 from reference_dcgan import TutorialDCGAN
 
 import keras_gans
-from keras_gans import data, evaluation
+from keras_gans import data, evaluation, hardware
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -73,7 +74,12 @@ def main():
     parser.add_argument("--eval-every", type=float, default=60.0, help="seconds")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--out", default="runs/reference_dcgan")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+                        help="keras-gans' dtype policy (default: mixed_bfloat16 where the "
+                        "CPU computes bfloat16 natively, else float32)")
     args = parser.parse_args()
+    precision = args.precision or (
+        "mixed_bfloat16" if hardware.cpu_has_native_bfloat16() else "float32")
     limit = args.reference_minutes * 60
     images = data.load_images("fashion_mnist", "train").images
 
@@ -90,7 +96,7 @@ def main():
                    "epochs": round(steps * 256 / len(images), 2),
                    "steps": steps, "batch_size": 256}, f)
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.mixed_precision.set_global_policy(precision)
     dcgan = keras_gans.DCGAN(seed=0, ema_decay=0.999, name="keras_gans_dcgan")
     dcgan.compile()
     dcgan_clock = train(dcgan, data.make_dataset(images, batch_size=64, seed=0),
@@ -105,13 +111,14 @@ def main():
                                    "curve": dcgan_clock.curve}}
     speedup = f"{reference_time / dcgan_time:.1f}x" if dcgan_time else "not reached"
     lines = [
-        f"Target: the reference's FID after {args.reference_minutes:.0f} min of training, "
+        f"On {hardware.describe()}. Target: the reference's FID after "
+        f"{args.reference_minutes:.0f} min of training, "
         f"{target:.3g} (n={args.n}, classifier features).", "",
         "| model | training seconds to target | FID curve (seconds, FID) |",
         "| --- | --- | --- |",
         f"| reference (TF tutorial, float32, b256) | {reference_time} | "
         f"{reference_clock.curve} |",
-        f"| keras-gans DCGAN (mixed_bfloat16, b64, EMA) | {dcgan_time} | "
+        f"| keras-gans DCGAN ({precision}, b64, EMA) | {dcgan_time} | "
         f"{dcgan_clock.curve} |", "",
         f"Speed-up to the target: {speedup}.",
     ]
