@@ -111,6 +111,48 @@ def test_conditional_gan_with_labels_out_of_range(cgan, label, message):
         np.testing.assert_array_equal(old, new)
 
 
+# ---------------------------------------------------------------- under XLA
+def xla(model):
+    model.compile(jit_compile=True)
+    return model
+
+
+def test_xla_refuses_images_outside_unit_range_from_a_dataset():
+    """XLA drops assertions, so `fit` checks the dataset's batches instead."""
+    model = xla(small_gan())
+    before = weights_of(model)
+    images = np.full((8, 28, 28, 1), 255.0, "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Images must lie in \[-1, 1\]"):
+        model.fit(one_batch(images), verbose=0)
+    for old, new in zip(before, weights_of(model), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_xla_refuses_images_outside_unit_range_from_arrays():
+    model = xla(small_gan())
+    images = np.full((8, 28, 28, 1), 255.0, "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Images must lie in \[-1, 1\]"):
+        model.fit(images, batch_size=8, verbose=0)
+
+
+def test_xla_refuses_labels_out_of_range():
+    model = xla(keras_gans.ConditionalGAN(num_classes=3, latent_dim=LATENT_DIM, seed=0))
+    images = np.zeros((8, 28, 28, 1), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Labels must lie in \[0, 3\)"):
+        model.fit(one_batch(images, np.full(8, 42, "int32")), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Labels must lie in \[0, 3\)"):
+        model.fit(images, np.full(8, 42, "int32"), batch_size=8, verbose=0)
+
+
+def test_xla_trains_on_good_batches():
+    model = xla(keras_gans.ConditionalGAN(num_classes=3, latent_dim=LATENT_DIM, seed=0))
+    before = weights_of(model)
+    images = np.zeros((8, 28, 28, 1), "float32")
+    model.fit(one_batch(images, np.arange(8, dtype="int32") % 3), verbose=0)
+    assert any(not np.array_equal(old, new)
+               for old, new in zip(before, weights_of(model), strict=True))
+
+
 def test_conditional_generate_with_labels_out_of_range(cgan):
     with pytest.raises(ValueError, match=r"Labels must lie in \[0, 3\), got values from 0 to 7"):
         cgan.generate(4, labels=[0, 1, 2, 7])

@@ -276,6 +276,28 @@ class BaseGAN(keras.Model):
         with tf.control_dependencies([in_range]):
             return tf.identity(images)
 
+    def check_batch(self, data):
+        """Runs the step's input checks on one batch and returns it unchanged."""
+        images, labels = self.unpack(data)
+        checked = [images]
+        if self.conditional:
+            checked.append(self.check_labels(labels))
+        with tf.control_dependencies(checked):
+            return tf.nest.map_structure(tf.identity, data)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`. XLA drops assertions, so under `jit_compile` the
+        step's range and label checks run on the input instead: mapped over a
+        `tf.data.Dataset`, or once over in-memory arrays."""
+        if self.jit_compile:
+            if isinstance(x, tf.data.Dataset):
+                x = x.map(lambda *batch: self.check_batch(
+                    batch if len(batch) > 1 else batch[0]))
+            elif isinstance(x, np.ndarray | tf.Tensor):
+                self.check_batch(tf.nest.map_structure(
+                    tf.convert_to_tensor, x if y is None else (x, y)))
+        return super().fit(x, y, *args, **kwargs)
+
     # ----------------------------------------------------------------- noise
     def sample_latent(self, batch_size):
         """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`."""
