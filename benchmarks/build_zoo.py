@@ -7,7 +7,8 @@ Fashion-MNIST test set, in the bundled classifier's feature space), renders
 `samples.png`, adds the evaluation and the recipe to `metadata.json`, and
 installs the export as `saved_models/<name>/` with an atomic rename. The
 reference (TensorFlow's DCGAN tutorial recipe, `reference_dcgan.py`) is
-evaluated the same way for comparison.
+evaluated the same way at every training budget saved under
+`<runs>/reference_dcgan/`, for comparison at equal CPU time.
 
     python benchmarks/build_zoo.py --runs runs --n 10000
 """
@@ -72,6 +73,16 @@ def build_model(name, run_dir, command, out_dir, n):
     return metadata
 
 
+def reference_runs(root):
+    """Every saved reference generator under `root` (one per training budget)."""
+    runs = []
+    for directory, _, files in os.walk(root):
+        if "generator.keras" in files and "run.json" in files:
+            with open(os.path.join(directory, "run.json")) as f:
+                runs.append((json.load(f)["wall_time_seconds"], directory))
+    return [directory for _, directory in sorted(runs)]
+
+
 def evaluate_reference(run_dir, n):
     """Evaluates the tutorial recipe's saved generator."""
     from reference_dcgan import TutorialDCGAN
@@ -125,11 +136,11 @@ def main():
         rows[name]["samples"] = f"![{name}]({args.out}/{name}/samples.png)"
         print(json.dumps({"model": name, **{k: rows[name].get(k) for k in TABLE_COLUMNS}}),
               flush=True)
-    reference_dir = os.path.join(args.runs, "reference_dcgan")
-    if os.path.exists(os.path.join(reference_dir, "generator.keras")):
-        rows["reference (TF DCGAN tutorial)"] = evaluate_reference(reference_dir, args.n)
-        print(json.dumps({"model": "reference", **rows["reference (TF DCGAN tutorial)"]}),
-              flush=True)
+    for run_dir in reference_runs(os.path.join(args.runs, "reference_dcgan")):
+        result = evaluate_reference(run_dir, args.n)
+        name = f"reference (TF DCGAN tutorial, {result['wall_time_seconds'] / 60:.0f} min)"
+        rows[name] = result
+        print(json.dumps({"model": name, **result}), flush=True)
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "zoo.json"), "w") as f:
         json.dump(rows, f, indent=1)

@@ -6,7 +6,7 @@ noise of size 100, Adam(1e-4) for both players, both tapes over one forward
 pass, `training=True` on every call, float32, no tricks. It lives only in
 `benchmarks/`.
 
-    python benchmarks/reference_dcgan.py --minutes 20 --out runs/reference
+    python benchmarks/reference_dcgan.py --minutes 10 20 --out runs/reference_dcgan
 """
 
 import argparse
@@ -121,46 +121,61 @@ class TutorialDCGAN(keras.Model):
                 "g_loss": self.g_loss_tracker.result()}
 
 
-class StopAfter(keras.callbacks.Callback):
-    """Stops `fit` once `seconds` of training have passed."""
+class Snapshots(keras.callbacks.Callback):
+    """Saves the generator after each of `minutes` of training; stops at the last.
 
-    def __init__(self, seconds):
+    Snapshot `m` goes to `<out>/<m>min/` as `generator.keras` and `run.json`, so
+    one run gives the reference at several training budgets.
+    """
+
+    def __init__(self, minutes, out, batch_size, dataset_size):
         super().__init__()
-        self.seconds = seconds
+        self.minutes = sorted(minutes)
+        self.out = out
+        self.batch_size = batch_size
+        self.dataset_size = dataset_size
 
     def on_train_begin(self, logs=None):
         self.start = time.time()
+        self.pending = list(self.minutes)
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.time() - self.start >= self.seconds:
+        elapsed = time.time() - self.start
+        if elapsed < self.pending[0] * 60:
+            return
+        self.save(self.pending.pop(0), elapsed)
+        if not self.pending:
             self.model.stop_training = True
+
+    def save(self, minutes, elapsed):
+        run_dir = os.path.join(self.out, f"{minutes:g}min")
+        os.makedirs(run_dir, exist_ok=True)
+        self.model.generator.save(os.path.join(run_dir, "generator.keras"))
+        steps = int(self.model.generator_optimizer.iterations)
+        run = {"wall_time_seconds": round(elapsed, 1),
+               "epochs": round(steps * self.batch_size / self.dataset_size, 2),
+               "steps": steps, "batch_size": self.batch_size}
+        with open(os.path.join(run_dir, "run.json"), "w") as f:
+            json.dump(run, f)
+        print(json.dumps({"snapshot": run_dir, **run}), flush=True)
 
 
 def main():
     from keras_gans import data
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--minutes", type=float, nargs="+", default=[20.0],
+                        help="training budgets; the generator is saved after each")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--out", default="runs/reference_dcgan")
     args = parser.parse_args()
 
-    dataset = data.load_dataset("fashion_mnist", batch_size=args.batch_size, seed=0)
+    images = data.load_images("fashion_mnist", "train").images
+    dataset = data.make_dataset(images, batch_size=args.batch_size, seed=0)
     model = TutorialDCGAN()
     model.compile()
-    start = time.time()
-    history = model.fit(dataset, epochs=10_000, verbose=2,
-                        callbacks=[StopAfter(args.minutes * 60)])
-    wall_time = time.time() - start
-    os.makedirs(args.out, exist_ok=True)
-    model.generator.save(os.path.join(args.out, "generator.keras"))
-    with open(os.path.join(args.out, "run.json"), "w") as f:
-        json.dump({"wall_time_seconds": round(wall_time, 1),
-                   "epochs": len(history.history["d_loss"]),
-                   "steps": int(model.generator_optimizer.iterations),
-                   "batch_size": args.batch_size}, f)
-    print(json.dumps({"wall_time_seconds": round(wall_time, 1),
-                      "steps": int(model.generator_optimizer.iterations)}))
+    model.fit(dataset, epochs=10_000, verbose=2,
+              callbacks=[Snapshots(args.minutes, args.out, args.batch_size, len(images))])
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import data, saving
+    from keras_gans import data, hardware, saving
 
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
@@ -256,7 +256,9 @@ def run_train(args):
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "precision": args.precision,
+        "jit_compile": args.jit_compile,
         "wall_time_seconds": round(wall_time, 1),
+        "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
     last_grid = grid.paths[-1] if grid.paths else None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_gans import callbacks, cli, saving
+from keras_gans import callbacks, cli, hardware, saving
 from keras_gans.callbacks import GANCheckpoint
 
 
@@ -67,6 +67,7 @@ def test_train_writes_samples_checkpoint_history_and_export(dcgan_run):
     assert metadata["epochs"] == 2 and metadata["batch_size"] == 64
     assert metadata["dataset"] == "fashion_mnist"
     assert metadata["command"].startswith("keras-gans ")
+    assert metadata["cpu"] == hardware.describe() and metadata["jit_compile"] is False
     assert os.path.exists(out / "generator" / "saved_model.pb")
     generator = saving.load_generator(str(out / "generator"))
     assert generator.generate(2, seed=0).shape == (2, 28, 28, 1)
