@@ -256,7 +256,7 @@ def run_train(args):
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "precision": args.precision,
-        "jit_compile": args.jit_compile,
+        "jit_compile": bool(model.jit_compile),
         "wall_time_seconds": round(wall_time, 1),
         "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),

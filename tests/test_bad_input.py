@@ -144,6 +144,19 @@ def test_xla_refuses_labels_out_of_range():
         model.fit(images, np.full(8, 42, "int32"), batch_size=8, verbose=0)
 
 
+def test_xla_warns_about_inputs_it_cannot_check():
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return np.zeros((8, 28, 28, 1), "float32")
+
+    model = xla(small_gan())
+    with pytest.warns(UserWarning, match="not of Batches input"):
+        model.fit(Batches(), verbose=0)
+
+
 def test_xla_trains_on_good_batches():
     model = xla(keras_gans.ConditionalGAN(num_classes=3, latent_dim=LATENT_DIM, seed=0))
     before = weights_of(model)
