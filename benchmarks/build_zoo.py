@@ -16,6 +16,7 @@ evaluated the same way at every training budget saved under
 import argparse
 import json
 import os
+import shlex
 import shutil
 
 import keras
@@ -27,19 +28,19 @@ from keras_gans.files import atomic_path
 RECIPES = {
     "vanilla_fashion_mnist": (
         "vanilla_fashion_mnist",
-        "keras-gans train vanilla --epochs 10 --ema-decay 0.999"),
+        "keras-gans train vanilla --epochs 35 --ema-decay 0.999"),
     "dcgan_fashion_mnist": (
         "dcgan_fashion_mnist",
-        "keras-gans train dcgan --epochs 8 --ema-decay 0.999"),
+        "keras-gans train dcgan --epochs 15 --ema-decay 0.999 --jit-compile"),
     "cgan_fashion_mnist": (
         "cgan_fashion_mnist",
         "keras-gans train cgan --epochs 8 --ema-decay 0.999"),
     "wgan_fashion_mnist": (
         "wgan_fashion_mnist",
-        "keras-gans train wgan --epochs 5"),
+        "keras-gans train wgan --epochs 11 --d-lr 2e-4 --g-lr 2e-4 --ema-decay 0.999"),
     "wgan-gp_fashion_mnist": (
         "wgan-gp_fashion_mnist",
-        "keras-gans train wgan-gp --epochs 5"),
+        "keras-gans train wgan-gp --epochs 9 --ema-decay 0.999 --jit-compile"),
 }
 TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
                  "wall_time_seconds")
@@ -59,9 +60,24 @@ def render_samples(generator, path, seed=0):
         plotting.save_grid(generator.generate(64, seed=seed), path, rows=8, cols=8)
 
 
+def recipe_arguments(command):
+    """A training command's arguments, less those that do not change the model."""
+    arguments, words = [], iter(shlex.split(command))
+    for word in words:
+        if word == "--out":
+            next(words, None)
+        elif word not in ("--quiet", "--resume"):
+            arguments.append(word)
+    return arguments
+
+
 def build_model(name, run_dir, command, out_dir, n):
     export_dir = os.path.join(run_dir, "generator")
     generator = saving.load_generator(export_dir)
+    trained_with = generator.metadata.get("command", "")
+    if recipe_arguments(trained_with) != recipe_arguments(command):
+        raise SystemExit(f"{export_dir} was trained with `{trained_with}`, "
+                         f"not with {name}'s recipe `{command}`.")
     result = evaluation.evaluate_generator(generator, dataset="fashion_mnist", n=n)
     metadata = {**generator.metadata, **result, "command": command, "name": name}
     target = os.path.join(out_dir, name)
@@ -92,11 +108,12 @@ def evaluate_reference(run_dir, n):
     with open(os.path.join(run_dir, "run.json")) as f:
         run = json.load(f)
     result = evaluation.evaluate_generator(model, dataset="fashion_mnist", n=n)
-    plotting.save_grid(model.generate(64, seed=0), os.path.join(run_dir, "samples.png"),
-                       rows=8, cols=8)
+    minutes = f"{run['budget_minutes']:g}"
+    grid = os.path.join(RESULTS, f"reference_dcgan_{minutes}min.png")
+    plotting.save_grid(model.generate(64, seed=0), grid, rows=8, cols=8)
     return {**result, "epochs": run["epochs"], "wall_time_seconds": run["wall_time_seconds"],
-            "command": "python benchmarks/reference_dcgan.py --minutes "
-                       f"{run['wall_time_seconds'] / 60:.0f}"}
+            "command": f"python benchmarks/reference_dcgan.py --minutes {minutes}",
+            "samples": f"![reference, {minutes} min]({os.path.relpath(grid)})"}
 
 
 def markdown_table(rows):
@@ -121,24 +138,29 @@ def main():
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--out", default="saved_models")
     parser.add_argument("--n", type=int, default=10000)
-    parser.add_argument("--only", nargs="*", help="build only these models")
+    parser.add_argument("--only", nargs="*", choices=list(RECIPES),
+                        help="rebuild only these models; the table keeps the others' rows")
     args = parser.parse_args()
 
     rows = {}
     for name, (run, command) in RECIPES.items():
-        if args.only and name not in args.only:
-            continue
         run_dir = os.path.join(args.runs, run)
-        if not os.path.isdir(os.path.join(run_dir, "generator")):
-            print(f"skipping {name}: no export in {run_dir}")
+        selected = not args.only or name in args.only
+        if selected and os.path.isdir(os.path.join(run_dir, "generator")):
+            rows[name] = build_model(name, run_dir, command, args.out, args.n)
+        elif os.path.isdir(os.path.join(args.out, name)):
+            print(f"keeping the shipped {name}"
+                  + (f": no export in {run_dir}" if selected else ""))
+            rows[name] = saving.read_metadata(os.path.join(args.out, name))
+        else:
+            print(f"skipping {name}: no export in {run_dir} or {args.out}")
             continue
-        rows[name] = build_model(name, run_dir, command, args.out, args.n)
         rows[name]["samples"] = f"![{name}]({args.out}/{name}/samples.png)"
         print(json.dumps({"model": name, **{k: rows[name].get(k) for k in TABLE_COLUMNS}}),
               flush=True)
     for run_dir in reference_runs(os.path.join(args.runs, "reference_dcgan")):
         result = evaluate_reference(run_dir, args.n)
-        name = f"reference (TF DCGAN tutorial, {result['wall_time_seconds'] / 60:.0f} min)"
+        name = f"reference (TF DCGAN tutorial, {os.path.basename(run_dir)})"
         rows[name] = result
         print(json.dumps({"model": name, **result}), flush=True)
     os.makedirs(RESULTS, exist_ok=True)

@@ -152,7 +152,7 @@ class Snapshots(keras.callbacks.Callback):
         os.makedirs(run_dir, exist_ok=True)
         self.model.generator.save(os.path.join(run_dir, "generator.keras"))
         steps = int(self.model.generator_optimizer.iterations)
-        run = {"wall_time_seconds": round(elapsed, 1),
+        run = {"budget_minutes": minutes, "wall_time_seconds": round(elapsed, 1),
                "epochs": round(steps * self.batch_size / self.dataset_size, 2),
                "steps": steps, "batch_size": self.batch_size}
         with open(os.path.join(run_dir, "run.json"), "w") as f:
