@@ -92,7 +92,8 @@ def main():
     reference.generator.save(os.path.join(args.out, "generator.keras"))
     steps = int(reference.generator_optimizer.iterations)
     with open(os.path.join(args.out, "run.json"), "w") as f:
-        json.dump({"wall_time_seconds": reference_clock.train_seconds,
+        json.dump({"budget_minutes": args.reference_minutes,
+                   "wall_time_seconds": reference_clock.train_seconds,
                    "epochs": round(steps * 256 / len(images), 2),
                    "steps": steps, "batch_size": 256}, f)
 
