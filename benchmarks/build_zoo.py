@@ -100,7 +100,7 @@ def reference_runs(root):
 
 
 def evaluate_reference(run_dir, n):
-    """Evaluates the tutorial recipe's saved generator."""
+    """Evaluates the tutorial recipe's saved generator: its table row name and row."""
     from reference_dcgan import TutorialDCGAN
 
     model = TutorialDCGAN()
@@ -111,9 +111,10 @@ def evaluate_reference(run_dir, n):
     minutes = f"{run['budget_minutes']:g}"
     grid = os.path.join(RESULTS, f"reference_dcgan_{minutes}min.png")
     plotting.save_grid(model.generate(64, seed=0), grid, rows=8, cols=8)
-    return {**result, "epochs": run["epochs"], "wall_time_seconds": run["wall_time_seconds"],
-            "command": f"python benchmarks/reference_dcgan.py --minutes {minutes}",
-            "samples": f"![reference, {minutes} min]({os.path.relpath(grid)})"}
+    return f"reference (TF DCGAN tutorial, {minutes}min)", {
+        **result, "epochs": run["epochs"], "wall_time_seconds": run["wall_time_seconds"],
+        "command": f"python benchmarks/reference_dcgan.py --minutes {minutes}",
+        "samples": f"![reference, {minutes} min]({os.path.relpath(grid)})"}
 
 
 def markdown_table(rows):
@@ -159,8 +160,7 @@ def main():
         print(json.dumps({"model": name, **{k: rows[name].get(k) for k in TABLE_COLUMNS}}),
               flush=True)
     for run_dir in reference_runs(os.path.join(args.runs, "reference_dcgan")):
-        result = evaluate_reference(run_dir, args.n)
-        name = f"reference (TF DCGAN tutorial, {os.path.basename(run_dir)})"
+        name, result = evaluate_reference(run_dir, args.n)
         rows[name] = result
         print(json.dumps({"model": name, **result}), flush=True)
     os.makedirs(RESULTS, exist_ok=True)
