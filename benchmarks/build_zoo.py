@@ -31,7 +31,7 @@ RECIPES = {
         "keras-gans train vanilla --epochs 60 --ema-decay 0.999"),
     "dcgan_fashion_mnist": (
         "dcgan_fashion_mnist",
-        "keras-gans train dcgan --epochs 30 --ema-decay 0.999 --jit-compile"),
+        "keras-gans train dcgan --epochs 45 --ema-decay 0.999 --jit-compile"),
     "cgan_fashion_mnist": (
         "cgan_fashion_mnist",
         "keras-gans train cgan --epochs 8 --ema-decay 0.999"),
@@ -40,7 +40,7 @@ RECIPES = {
         "keras-gans train wgan --epochs 11 --d-lr 2e-4 --g-lr 2e-4 --ema-decay 0.999"),
     "wgan-gp_fashion_mnist": (
         "wgan-gp_fashion_mnist",
-        "keras-gans train wgan-gp --epochs 20 --ema-decay 0.999 --jit-compile"),
+        "keras-gans train wgan-gp --epochs 10 --n-critic 1 --ema-decay 0.999 --jit-compile"),
 }
 TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
                  "wall_time_seconds")
