@@ -82,15 +82,16 @@ def _build_parser():
     model.add_argument("--spectral-norm", action="store_true",
                        help="spectral normalisation in D (dcgan, cgan, vanilla)")
     model.add_argument("--minibatch-stddev", action="store_true",
-                       help="minibatch standard-deviation channel in D (dcgan, cgan)")
+                       help="minibatch standard-deviation feature in D (dcgan, cgan, vanilla)")
     model.add_argument("--ema-decay", type=float,
                        help="sample and export from an EMA of G's weights")
-    model.add_argument("--n-critic", type=_positive_int, default=5,
-                       help="critic steps per generator step (wgan, wgan-gp)")
-    model.add_argument("--clip-value", type=float, default=0.01,
-                       help="critic weight clipping bound (wgan)")
-    model.add_argument("--gp-weight", type=float, default=10.0,
-                       help="gradient penalty weight lambda (wgan-gp)")
+    model.add_argument("--n-critic", type=_positive_int,
+                       help="critic steps per generator step (wgan, wgan-gp; "
+                       "default 5)")
+    model.add_argument("--clip-value", type=float,
+                       help="critic weight clipping bound (wgan; default 0.01)")
+    model.add_argument("--gp-weight", type=float,
+                       help="gradient penalty weight lambda (wgan-gp; default 10)")
     objective = train.add_argument_group("objective")
     objective.add_argument("--loss", help="adversarial loss (default: the "
                            "variant's own; see keras_gans.losses.LOSSES)")
@@ -139,18 +140,11 @@ def _build_model(args, num_classes, image_shape):
     cls = get_variant(args.variant)
     kwargs = {"image_shape": image_shape, "latent_dim": args.latent_dim,
               "seed": args.seed, "ema_decay": args.ema_decay}
-    if args.variant in ("dcgan", "cgan", "vanilla"):
-        kwargs["spectral_norm"] = args.spectral_norm
-    if args.variant in ("dcgan", "cgan"):
-        kwargs["minibatch_stddev"] = args.minibatch_stddev
+    for option, (variants, _) in VARIANT_OPTIONS.items():
+        if args.variant in variants:
+            kwargs[option] = getattr(args, option)
     if args.variant == "cgan":
         kwargs["num_classes"] = num_classes
-    if args.variant in ("wgan", "wgan-gp"):
-        kwargs["n_critic"] = args.n_critic
-    if args.variant == "wgan":
-        kwargs["clip_value"] = args.clip_value
-    if args.variant == "wgan-gp":
-        kwargs["gp_weight"] = args.gp_weight
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
@@ -187,12 +181,75 @@ def _warn_if_bfloat16_is_emulated(precision):
               "here; --precision float32 is faster.", file=sys.stderr)
 
 
+# The model options that only some variants take, and their defaults there.
+VARIANT_OPTIONS = {
+    "spectral_norm": (("dcgan", "cgan", "vanilla"), False),
+    "minibatch_stddev": (("dcgan", "cgan", "vanilla"), False),
+    "n_critic": (("wgan", "wgan-gp"), 5),
+    "clip_value": (("wgan",), 0.01),
+    "gp_weight": (("wgan-gp",), 10.0),
+}
+
+
+def _flag(option):
+    return "--" + option.replace("_", "-")
+
+
+def _check_variant_options(args):
+    """Refuses a model option the variant does not take."""
+    for option, (variants, _) in VARIANT_OPTIONS.items():
+        if args.variant not in variants and getattr(args, option) not in (None, False):
+            raise CLIError(f"{_flag(option)} applies to {', '.join(variants)}, "
+                           f"not to {args.variant}")
+
+
+def _fill_variant_defaults(args):
+    for option, (variants, default) in VARIANT_OPTIONS.items():
+        if args.variant in variants and getattr(args, option) is None:
+            setattr(args, option, default)
+
+
+def _take_options_from_checkpoint(args, model, checkpoint_path):
+    """A resumed run keeps the checkpoint's variant and model options.
+
+    Giving another variant, or an option value the checkpoint does not have,
+    is an error.
+    """
+    import keras
+
+    from keras_gans.layers import MinibatchStdDev
+    from keras_gans.models import get_variant
+
+    if type(model) is not get_variant(args.variant):
+        raise CLIError(f"{checkpoint_path} holds a {type(model).__name__}, not a "
+                       f"{args.variant}; resume it as that variant or choose another --out")
+    d_layers = model.discriminator.layers
+    saved_options = {
+        "spectral_norm": any(isinstance(layer, keras.layers.SpectralNormalization)
+                             for layer in d_layers),
+        "minibatch_stddev": any(isinstance(layer, MinibatchStdDev) for layer in d_layers),
+        **{option: getattr(model, option) for option in ("n_critic", "clip_value", "gp_weight")
+           if hasattr(model, option)},
+    }
+    for option, saved in saved_options.items():
+        if args.variant not in VARIANT_OPTIONS[option][0]:
+            continue
+        given = getattr(args, option)
+        if given not in (None, False) and given != saved:
+            differs = (f"the checkpoint's model has no {option.replace('_', ' ')}"
+                       if given is True else f"{given} differs from the checkpoint's {saved}")
+            raise CLIError(f"{_flag(option)}: {differs}; drop it to resume, or train "
+                           "afresh in a new --out")
+        setattr(args, option, saved)
+
+
 def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
     from keras_gans import data, hardware, saving
 
+    _check_variant_options(args)
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
@@ -203,10 +260,6 @@ def run_train(args):
     x, y = images.images, images.labels
     if args.limit:
         x, y = x[:args.limit], None if y is None else y[:args.limit]
-    steps_per_batch = args.n_critic if args.variant in ("wgan", "wgan-gp") else 1
-    dataset = data.make_dataset(x, y if conditional else None,
-                                batch_size=args.batch_size * steps_per_batch,
-                                seed=args.seed)
 
     checkpoint_dir = os.path.join(out, "checkpoint")
     model, initial_epoch, previous_seconds = None, 0, 0.0
@@ -223,7 +276,14 @@ def run_train(args):
         else:
             print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
     if model is None:
+        _fill_variant_defaults(args)
         model = _build_model(args, images.num_classes, images.image_shape)
+    else:
+        _take_options_from_checkpoint(args, model, checkpoint.path)
+    # A WGAN step reads n_critic critic minibatches.
+    dataset = data.make_dataset(x, y if conditional else None,
+                                batch_size=args.batch_size * getattr(model, "n_critic", 1),
+                                seed=args.seed)
     # How to run the step is this command's choice, not the checkpoint's.
     model.steps_per_execution = args.steps_per_execution
     if args.jit_compile:

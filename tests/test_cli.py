@@ -12,6 +12,7 @@ from PIL import Image
 
 from keras_gans import callbacks, cli, hardware, saving
 from keras_gans.callbacks import GANCheckpoint
+from keras_gans.layers import MinibatchStdDev
 
 
 def run(argv):
@@ -173,14 +174,45 @@ def test_train_passes_options_to_the_model(tmp_path, data_args):
     status = run(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "32",
                   "--out", str(tmp_path), "--quiet", "--latent-dim", "12", "--loss", "hinge",
                   "--d-lr", "0.001", "--g-lr", "0.0005", "--label-smoothing", "0.2",
-                  "--ema-decay", "0.9", "--seed", "5", *data_args])
+                  "--ema-decay", "0.9", "--seed", "5", "--minibatch-stddev", *data_args])
     assert status == 0
     model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
     assert model.latent_dim == 12 and model.seed == 5 and model.ema_decay == 0.9
+    assert any(isinstance(layer, MinibatchStdDev) for layer in model.discriminator.layers)
     assert model.adversarial_loss.name == "hinge" and model.label_smoothing == 0.2
     assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3)
     assert float(model.g_optimizer.learning_rate) == pytest.approx(5e-4)
     assert saving.read_metadata(str(tmp_path / "generator"))["ema"] is True
+
+
+def test_resumed_wgan_keeps_the_checkpoints_critic_settings(tmp_path, data_args, capsys):
+    common = ["train", "wgan", "--limit", "128", "--batch-size", "32", "--out", str(tmp_path),
+              "--quiet", *data_args]
+    assert run([*common, "--epochs", "1", "--n-critic", "2", "--clip-value", "0.05"]) == 0
+    assert run([*common, "--epochs", "2", "--resume"]) == 0
+    model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
+    assert model.n_critic == 2 and model.clip_value == 0.05
+    # 128 images in steps of 2 critic minibatches of 32: 2 steps an epoch.
+    assert int(model.g_optimizer.iterations) == 4
+    assert int(model.d_optimizer.iterations) == 8
+    capsys.readouterr()
+
+    status = run([*common, "--epochs", "3", "--resume", "--n-critic", "5"])
+    assert_one_line_error(capsys, status, "--n-critic: 5 differs from the checkpoint's 2")
+    common[1] = "wgan-gp"
+    status = run([*common, "--epochs", "3", "--resume"])
+    assert_one_line_error(capsys, status, "holds a WGAN, not a wgan-gp")
+    assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
+
+
+def test_resume_refuses_a_layer_option_the_checkpoint_lacks(dcgan_run, tmp_path, data_args,
+                                                            capsys):
+    out = tmp_path / "dcgan"
+    shutil.copytree(dcgan_run, out)
+    status = run(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
+                  "--spectral-norm", "--quiet", *data_args])
+    assert_one_line_error(capsys, status,
+                          "--spectral-norm: the checkpoint's model has no spectral norm")
 
 
 # ----------------------------------------------------------------- sample
@@ -250,6 +282,19 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
     status = run(["train", "dcgan", "--dataset", "no_such_dataset", "--out", str(tmp_path)])
     line = assert_one_line_error(capsys, status, "'no_such_dataset'", "Tried:")
     assert "data_dir" in line
+
+
+@pytest.mark.parametrize("variant, option, applies_to", [
+    ("dcgan", ["--clip-value", "0.05"], "wgan"),
+    ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp"),
+    ("wgan", ["--spectral-norm"], "dcgan, cgan, vanilla"),
+    ("wgan", ["--gp-weight", "5"], "wgan-gp"),
+])
+def test_an_option_of_other_variants_is_refused(variant, option, applies_to, tmp_path, capsys):
+    status = run(["train", variant, *option, "--out", str(tmp_path)])
+    assert_one_line_error(capsys, status, f"{option[0]} applies to {applies_to}, "
+                          f"not to {variant}")
+    assert not os.listdir(tmp_path)
 
 
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--limit"])

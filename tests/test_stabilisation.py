@@ -119,6 +119,22 @@ def test_minibatch_stddev_appends_the_mean_feature_spread():
     np.testing.assert_allclose(out[..., 1], 1.0, rtol=1e-4)  # std of {0, 2} is 1
 
 
+def test_minibatch_stddev_on_flat_features_and_in_the_vanilla_discriminator():
+    x = np.array([[0.0, 1.0], [2.0, 3.0]], dtype="float32")
+    np.testing.assert_allclose(MinibatchStdDev()(x).numpy()[:, 2], 1.0, rtol=1e-4)
+
+    gan = keras_gans.VanillaGAN(seed=0, minibatch_stddev=True)
+    images = _random_images(8)
+    collapsed = np.repeat(images[:1], 8, axis=0)
+    stddev_layer = next(layer for layer in gan.discriminator.layers
+                        if isinstance(layer, MinibatchStdDev))
+    spread = keras.Model(gan.discriminator.input, stddev_layer.output)
+    assert spread(images).numpy()[0, -1] > 0.1
+    assert spread(collapsed).numpy()[0, -1] < 1e-3
+    # The first image is in both batches; D scores it by the rest of its batch too.
+    assert not np.allclose(gan.discriminator(images)[0], gan.discriminator(collapsed)[0])
+
+
 def test_spectral_norm_bounds_the_largest_singular_value():
     gan = keras_gans.DCGAN(seed=0, spectral_norm=True)
     images = _random_images(16)

@@ -171,13 +171,20 @@ def mlp_generator(image_shape=(28, 28, 1), latent_dim=100, units=(256, 512, 1024
 
 
 def mlp_discriminator(image_shape=(28, 28, 1), units=(512, 256), dropout=0.3,
-                      spectral_norm=False, name="discriminator"):
-    """Fully connected discriminator with dropout (Goodfellow et al. 2014)."""
+                      spectral_norm=False, minibatch_stddev=False,
+                      name="discriminator"):
+    """Fully connected discriminator with dropout (Goodfellow et al. 2014).
+
+    `minibatch_stddev` appends the batch's feature spread before the last
+    hidden layer, as `conv_discriminator` does before its last convolution.
+    """
     image_shape = _check_image_shape(image_shape)
     wrap = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
     image = keras.Input(image_shape, name="image")
     x = layers.Flatten()(image)
     for index, width in enumerate(units):
+        if minibatch_stddev and index == len(units) - 1:
+            x = MinibatchStdDev()(x)
         x = wrap(layers.Dense(width))(x)
         x = layers.LeakyReLU(0.2, name="features" if index == len(units) - 1 else None)(x)
         if dropout:

@@ -20,6 +20,9 @@ class VanillaGAN(GAN):
         latent_dim: size of `z`.
         generator, discriminator: your own networks instead of the MLPs.
         spectral_norm: spectrally normalise D's dense layers.
+        minibatch_stddev: give D the batch's feature spread as one more
+            feature, so that a generator stuck on a few classes is easy to
+            reject.
         **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`.
 
     Example:
@@ -32,8 +35,10 @@ class VanillaGAN(GAN):
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
-                 discriminator=None, spectral_norm=False, **kwargs):
+                 discriminator=None, spectral_norm=False, minibatch_stddev=False,
+                 **kwargs):
         generator = generator or mlp_generator(image_shape, latent_dim)
         discriminator = discriminator or mlp_discriminator(
-            image_shape, spectral_norm=spectral_norm)
+            image_shape, spectral_norm=spectral_norm,
+            minibatch_stddev=minibatch_stddev)
         super().__init__(generator, discriminator, **kwargs)
