@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -209,38 +210,61 @@ def _fill_variant_defaults(args):
             setattr(args, option, default)
 
 
-def _take_options_from_checkpoint(args, model, checkpoint_path):
-    """A resumed run keeps the checkpoint's variant and model options.
-
-    Giving another variant, or an option value the checkpoint does not have,
-    is an error.
-    """
+def _checkpoint_options(model):
+    """The model and objective options a checkpoint was trained with, by `args` name."""
     import keras
 
     from keras_gans.layers import MinibatchStdDev
+
+    d_layers = model.discriminator.layers
+    compiled = model.get_compile_config()
+    options = {
+        "latent_dim": model.latent_dim,
+        "ema_decay": model.ema_decay,
+        "spectral_norm": any(isinstance(layer, keras.layers.SpectralNormalization)
+                             for layer in d_layers),
+        "minibatch_stddev": any(isinstance(layer, MinibatchStdDev) for layer in d_layers),
+        "d_lr": float(model.d_optimizer.learning_rate),
+        "g_lr": float(model.g_optimizer.learning_rate),
+        **{option: compiled[option] for option in (
+            "loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
+            "feature_matching")},
+    }
+    for option in ("n_critic", "clip_value", "gp_weight"):
+        if hasattr(model, option):
+            options[option] = getattr(model, option)
+    return options
+
+
+def _same_option(given, saved):
+    if isinstance(given, float) and isinstance(saved, (int, float)):
+        return math.isclose(given, saved, rel_tol=1e-6)
+    if isinstance(given, str) and isinstance(saved, str):  # e.g. --diff-augment
+        return set(given.replace(" ", "").split(",")) == set(saved.split(","))
+    return given == saved
+
+
+def _check_options_against_checkpoint(args, model, checkpoint_path):
+    """A resumed run trains the checkpoint's model as it was compiled.
+
+    Another variant, or a model or objective option the checkpoint was not
+    trained with, is an error rather than silently ignored.
+    """
     from keras_gans.models import get_variant
 
     if type(model) is not get_variant(args.variant):
         raise CLIError(f"{checkpoint_path} holds a {type(model).__name__}, not a "
                        f"{args.variant}; resume it as that variant or choose another --out")
-    d_layers = model.discriminator.layers
-    saved_options = {
-        "spectral_norm": any(isinstance(layer, keras.layers.SpectralNormalization)
-                             for layer in d_layers),
-        "minibatch_stddev": any(isinstance(layer, MinibatchStdDev) for layer in d_layers),
-        **{option: getattr(model, option) for option in ("n_critic", "clip_value", "gp_weight")
-           if hasattr(model, option)},
-    }
-    for option, saved in saved_options.items():
-        if args.variant not in VARIANT_OPTIONS[option][0]:
-            continue
+    defaults = vars(_build_parser().parse_args(["train", args.variant]))
+    for option, saved in _checkpoint_options(model).items():
         given = getattr(args, option)
-        if given not in (None, False) and given != saved:
-            differs = (f"the checkpoint's model has no {option.replace('_', ' ')}"
-                       if given is True else f"{given} differs from the checkpoint's {saved}")
-            raise CLIError(f"{_flag(option)}: {differs}; drop it to resume, or train "
-                           "afresh in a new --out")
-        setattr(args, option, saved)
+        if given == defaults[option] or _same_option(given, saved):
+            continue
+        differs = ("the checkpoint's model was trained without it" if saved in (None, False)
+                   else f"{given} differs from the checkpoint's "
+                   f"{format(saved, 'g') if isinstance(saved, float) else saved}")
+        raise CLIError(f"{_flag(option)}: {differs}; drop it to resume, or train afresh "
+                       "in a new --out")
 
 
 def run_train(args):
@@ -279,7 +303,7 @@ def run_train(args):
         _fill_variant_defaults(args)
         model = _build_model(args, images.num_classes, images.image_shape)
     else:
-        _take_options_from_checkpoint(args, model, checkpoint.path)
+        _check_options_against_checkpoint(args, model, checkpoint.path)
     # A WGAN step reads n_critic critic minibatches.
     dataset = data.make_dataset(x, y if conditional else None,
                                 batch_size=args.batch_size * getattr(model, "n_critic", 1),

@@ -205,14 +205,31 @@ def test_resumed_wgan_keeps_the_checkpoints_critic_settings(tmp_path, data_args,
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
 
 
-def test_resume_refuses_a_layer_option_the_checkpoint_lacks(dcgan_run, tmp_path, data_args,
-                                                            capsys):
+@pytest.mark.parametrize("option, message", [
+    (["--spectral-norm"], "--spectral-norm: the checkpoint's model was trained without it"),
+    (["--ema-decay", "0.99"], "--ema-decay: the checkpoint's model was trained without it"),
+    (["--d-lr", "0.001"], "--d-lr: 0.001 differs from the checkpoint's 0.0002"),
+    (["--loss", "hinge"], "--loss: hinge differs from the checkpoint's non_saturating"),
+])
+def test_resume_refuses_an_option_the_checkpoint_was_not_trained_with(
+        dcgan_run, tmp_path, data_args, capsys, option, message):
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
     status = run(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
-                  "--spectral-norm", "--quiet", *data_args])
-    assert_one_line_error(capsys, status,
-                          "--spectral-norm: the checkpoint's model has no spectral norm")
+                  *option, "--quiet", *data_args])
+    assert_one_line_error(capsys, status, message)
+    assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 2
+
+
+def test_resume_accepts_the_options_the_checkpoint_was_trained_with(dcgan_run, tmp_path,
+                                                                     data_args):
+    out = tmp_path / "dcgan"
+    shutil.copytree(dcgan_run, out)
+    status = run(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
+                  "--d-lr", "2e-4", "--loss", "non_saturating", "--latent-dim", "100",
+                  "--quiet", *data_args])
+    assert status == 0
+    assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 3
 
 
 # ----------------------------------------------------------------- sample
