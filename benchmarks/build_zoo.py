@@ -29,6 +29,9 @@ RECIPES = {
     "vanilla_fashion_mnist": (
         "vanilla_fashion_mnist",
         "keras-gans train vanilla --epochs 60 --ema-decay 0.999"),
+    "vanilla-mbstd_fashion_mnist": (
+        "vanilla_mbstd",
+        "keras-gans train vanilla --epochs 60 --ema-decay 0.999 --minibatch-stddev"),
     "dcgan_fashion_mnist": (
         "dcgan_fashion_mnist",
         "keras-gans train dcgan --epochs 45 --ema-decay 0.999 --jit-compile"),
@@ -36,11 +39,12 @@ RECIPES = {
         "cgan_fashion_mnist",
         "keras-gans train cgan --epochs 8 --ema-decay 0.999"),
     "wgan_fashion_mnist": (
-        "wgan_fashion_mnist",
-        "keras-gans train wgan --epochs 11 --d-lr 2e-4 --g-lr 2e-4 --ema-decay 0.999"),
+        "wgan_nc2_clip05",
+        "keras-gans train wgan --epochs 18 --n-critic 2 --clip-value 0.05 --d-lr 2e-4 "
+        "--g-lr 2e-4 --ema-decay 0.999"),
     "wgan-gp_fashion_mnist": (
         "wgan-gp_fashion_mnist",
-        "keras-gans train wgan-gp --epochs 10 --n-critic 1 --ema-decay 0.999 --jit-compile"),
+        "keras-gans train wgan-gp --epochs 22 --n-critic 1 --ema-decay 0.999 --jit-compile"),
 }
 TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
                  "wall_time_seconds")
