@@ -135,6 +135,16 @@ def _out_dir(args):
     return out
 
 
+# The model options that only some variants take, and their defaults there.
+VARIANT_OPTIONS = {
+    "spectral_norm": (("dcgan", "cgan", "vanilla"), False),
+    "minibatch_stddev": (("dcgan", "cgan", "vanilla"), False),
+    "n_critic": (("wgan", "wgan-gp"), 5),
+    "clip_value": (("wgan",), 0.01),
+    "gp_weight": (("wgan-gp",), 10.0),
+}
+
+
 def _build_model(args, num_classes, image_shape):
     from keras_gans.models import get_variant
 
@@ -180,16 +190,6 @@ def _warn_if_bfloat16_is_emulated(precision):
         print(f"keras-gans train: warning: this CPU ({hardware.describe()}) emulates "
               "bfloat16, so mixed_bfloat16 trains several times slower than float32 "
               "here; --precision float32 is faster.", file=sys.stderr)
-
-
-# The model options that only some variants take, and their defaults there.
-VARIANT_OPTIONS = {
-    "spectral_norm": (("dcgan", "cgan", "vanilla"), False),
-    "minibatch_stddev": (("dcgan", "cgan", "vanilla"), False),
-    "n_critic": (("wgan", "wgan-gp"), 5),
-    "clip_value": (("wgan",), 0.01),
-    "gp_weight": (("wgan-gp",), 10.0),
-}
 
 
 def _flag(option):
