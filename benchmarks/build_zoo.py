@@ -39,8 +39,8 @@ RECIPES = {
         "cgan_fashion_mnist",
         "keras-gans train cgan --epochs 8 --ema-decay 0.999"),
     "wgan_fashion_mnist": (
-        "wgan_nc2_clip05",
-        "keras-gans train wgan --epochs 18 --n-critic 2 --clip-value 0.05 --d-lr 2e-4 "
+        "wgan_nc1_clip05",
+        "keras-gans train wgan --epochs 14 --n-critic 1 --clip-value 0.05 --d-lr 2e-4 "
         "--g-lr 2e-4 --ema-decay 0.999"),
     "wgan-gp_fashion_mnist": (
         "wgan-gp_fashion_mnist",
