@@ -27,11 +27,9 @@ from keras_gans.files import atomic_path
 # name -> (run directory under --runs, the single command that trains it).
 RECIPES = {
     "vanilla_fashion_mnist": (
-        "vanilla_fashion_mnist",
-        "keras-gans train vanilla --epochs 60 --ema-decay 0.999"),
-    "vanilla-mbstd_fashion_mnist": (
-        "vanilla_mbstd",
-        "keras-gans train vanilla --epochs 60 --ema-decay 0.999 --minibatch-stddev"),
+        "vanilla_wide",
+        "keras-gans train vanilla --epochs 60 --ema-decay 0.999 --minibatch-stddev "
+        "--discriminator-units 1024,512,256"),
     "dcgan_fashion_mnist": (
         "dcgan_fashion_mnist",
         "keras-gans train dcgan --epochs 45 --ema-decay 0.999 --jit-compile"),
@@ -43,8 +41,9 @@ RECIPES = {
         "keras-gans train wgan --epochs 14 --n-critic 1 --clip-value 0.05 --d-lr 2e-4 "
         "--g-lr 2e-4 --ema-decay 0.999"),
     "wgan-gp_fashion_mnist": (
-        "wgan-gp_fashion_mnist",
-        "keras-gans train wgan-gp --epochs 22 --n-critic 1 --ema-decay 0.999 --jit-compile"),
+        "wgan-gp_lr2e-4",
+        "keras-gans train wgan-gp --epochs 17 --n-critic 1 --ema-decay 0.999 --jit-compile "
+        "--d-lr 2e-4 --g-lr 2e-4"),
 }
 TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
                  "wall_time_seconds")

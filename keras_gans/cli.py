@@ -32,6 +32,17 @@ def _positive_int(text):
     return value
 
 
+def _widths(text):
+    try:
+        widths = tuple(int(width) for width in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of layer widths") from None
+    if not all(width >= 1 for width in widths):
+        raise argparse.ArgumentTypeError(f"{text}: every width must be at least 1")
+    return widths
+
+
 def _build_parser():
     from keras_gans.models import VARIANTS
 
@@ -84,6 +95,9 @@ def _build_parser():
                        help="spectral normalisation in D (dcgan, cgan, vanilla)")
     model.add_argument("--minibatch-stddev", action="store_true",
                        help="minibatch standard-deviation feature in D (dcgan, cgan, vanilla)")
+    model.add_argument("--discriminator-units", type=_widths, metavar="W1,W2,...",
+                       help="hidden layer widths of the MLP discriminator, e.g. "
+                       "1024,512,256 (vanilla; default 512,256)")
     model.add_argument("--ema-decay", type=float,
                        help="sample and export from an EMA of G's weights")
     model.add_argument("--n-critic", type=_positive_int,
@@ -139,6 +153,7 @@ def _out_dir(args):
 VARIANT_OPTIONS = {
     "spectral_norm": (("dcgan", "cgan", "vanilla"), False),
     "minibatch_stddev": (("dcgan", "cgan", "vanilla"), False),
+    "discriminator_units": (("vanilla",), (512, 256)),
     "n_critic": (("wgan", "wgan-gp"), 5),
     "clip_value": (("wgan",), 0.01),
     "gp_weight": (("wgan-gp",), 10.0),
@@ -215,6 +230,7 @@ def _checkpoint_options(model):
     import keras
 
     from keras_gans.layers import MinibatchStdDev
+    from keras_gans.models import VanillaGAN
 
     d_layers = model.discriminator.layers
     compiled = model.get_compile_config()
@@ -233,7 +249,27 @@ def _checkpoint_options(model):
     for option in ("n_critic", "clip_value", "gp_weight"):
         if hasattr(model, option):
             options[option] = getattr(model, option)
+    if isinstance(model, VanillaGAN):
+        options["discriminator_units"] = _hidden_widths(model.discriminator)
     return options
+
+
+def _hidden_widths(discriminator):
+    """The widths of an MLP discriminator's hidden `Dense` layers."""
+    import keras
+
+    dense_layers = [getattr(layer, "layer", layer) for layer in discriminator.layers]
+    return tuple(layer.units for layer in dense_layers
+                 if isinstance(layer, keras.layers.Dense))[:-1]
+
+
+def _shown(value):
+    """An option's value as it is typed on the command line."""
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    return str(value)
 
 
 def _same_option(given, saved):
@@ -261,8 +297,7 @@ def _check_options_against_checkpoint(args, model, checkpoint_path):
         if given == defaults[option] or _same_option(given, saved):
             continue
         differs = ("the checkpoint's model was trained without it" if saved in (None, False)
-                   else f"{given} differs from the checkpoint's "
-                   f"{format(saved, 'g') if isinstance(saved, float) else saved}")
+                   else f"{_shown(given)} differs from the checkpoint's {_shown(saved)}")
         raise CLIError(f"{_flag(option)}: {differs}; drop it to resume, or train afresh "
                        "in a new --out")
 

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -205,6 +206,35 @@ def test_resumed_wgan_keeps_the_checkpoints_critic_settings(tmp_path, data_args,
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
 
 
+def test_vanilla_discriminator_units_shape_d_and_bind_a_resumed_run(tmp_path, data_args,
+                                                                    capsys):
+    common = ["train", "vanilla", "--limit", "64", "--batch-size", "32", "--out",
+              str(tmp_path), "--quiet", "--latent-dim", "8", *data_args]
+    assert run([*common, "--epochs", "1", "--discriminator-units", "48,24,12",
+                "--spectral-norm", "--minibatch-stddev"]) == 0
+    model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
+    dense_layers = [getattr(layer, "layer", layer) for layer in model.discriminator.layers]
+    widths = [layer.units for layer in dense_layers if isinstance(layer, keras.layers.Dense)]
+    assert widths == [48, 24, 12, 1]
+    assert run([*common, "--epochs", "2", "--resume", "--discriminator-units",
+                "48,24,12"]) == 0
+    capsys.readouterr()
+
+    status = run([*common, "--epochs", "3", "--resume", "--discriminator-units", "512,256"])
+    assert_one_line_error(capsys, status, "--discriminator-units: 512,256 differs from "
+                          "the checkpoint's 48,24,12")
+    assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("512,wide", "'512,wide' is not a comma-separated list of layer widths"),
+    ("512,0", "512,0: every width must be at least 1"),
+])
+def test_bad_discriminator_units(text, message, capsys):
+    status = run(["train", "vanilla", "--discriminator-units", text])
+    assert_one_line_error(capsys, status, message)
+
+
 @pytest.mark.parametrize("option, message", [
     (["--spectral-norm"], "--spectral-norm: the checkpoint's model was trained without it"),
     (["--ema-decay", "0.99"], "--ema-decay: the checkpoint's model was trained without it"),
@@ -306,6 +336,7 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
     ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp"),
     ("wgan", ["--spectral-norm"], "dcgan, cgan, vanilla"),
     ("wgan", ["--gp-weight", "5"], "wgan-gp"),
+    ("dcgan", ["--discriminator-units", "1024,512"], "vanilla"),
 ])
 def test_an_option_of_other_variants_is_refused(variant, option, applies_to, tmp_path, capsys):
     status = run(["train", variant, *option, "--out", str(tmp_path)])

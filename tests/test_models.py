@@ -349,6 +349,15 @@ def test_ema_generator_averages_the_generator(small_images):
     assert not model.ema_generator.trainable
 
 
+def test_vanilla_discriminator_units_set_the_hidden_widths():
+    model = keras_gans.VanillaGAN(latent_dim=8, discriminator_units=np.array([48, 24, 12]),
+                                  spectral_norm=True)
+    dense_layers = [getattr(layer, "layer", layer) for layer in model.discriminator.layers]
+    widths = [layer.units for layer in dense_layers if isinstance(layer, keras.layers.Dense)]
+    assert widths == [48, 24, 12, 1]
+    assert model.discriminator(tf.zeros([2, 28, 28, 1])).shape == (2, 1)
+
+
 # ------------------------------------------------------ construction errors
 @pytest.mark.parametrize(
     "build, error, match",
@@ -360,6 +369,12 @@ def test_ema_generator_averages_the_generator(small_images):
         (lambda: keras_gans.DCGAN(image_shape=(28, 32, 1)), ValueError, "square"),
         (lambda: keras_gans.ConditionalGAN(num_classes=1), ValueError, "at least 2"),
         (lambda: keras_gans.WGAN(n_critic=0), ValueError, "n_critic"),
+        (lambda: keras_gans.VanillaGAN(discriminator_units=()), ValueError,
+         "one or more positive layer widths"),
+        (lambda: keras_gans.VanillaGAN(discriminator_units=(512, 0)), ValueError,
+         r"widths, got \(512, 0\)"),
+        (lambda: keras_gans.VanillaGAN(discriminator_units=512), ValueError,
+         "layer widths, got 512"),
         (lambda: keras_gans.get_variant("stylegan"), ValueError, "Known variants"),
     ],
 )

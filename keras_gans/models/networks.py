@@ -16,6 +16,7 @@ float32 under mixed precision.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 from keras_gans.layers import MinibatchStdDev
@@ -51,6 +52,16 @@ def _check_image_shape(image_shape):
             f"channels, got {image_shape}."
         )
     return image_shape
+
+
+def _layer_widths(units):
+    """`units` as a tuple of ints, or a ValueError naming what is wrong."""
+    widths = tuple(units) if isinstance(units, (list, tuple, np.ndarray)) else ()
+    if not widths or not all(isinstance(width, (int, np.integer))
+                             and not isinstance(width, bool) and width >= 1
+                             for width in widths):
+        raise ValueError(f"units must be one or more positive layer widths, got {units!r}.")
+    return tuple(int(width) for width in widths)
 
 
 def _latent_input(latent_dim, num_classes, embedding_dim):
@@ -179,6 +190,7 @@ def mlp_discriminator(image_shape=(28, 28, 1), units=(512, 256), dropout=0.3,
     hidden layer, as `conv_discriminator` does before its last convolution.
     """
     image_shape = _check_image_shape(image_shape)
+    units = _layer_widths(units)
     wrap = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
     image = keras.Input(image_shape, name="image")
     x = layers.Flatten()(image)

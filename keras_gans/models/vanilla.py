@@ -23,6 +23,9 @@ class VanillaGAN(GAN):
         minibatch_stddev: give D the batch's feature spread as one more
             feature, so that a generator stuck on a few classes is easy to
             reject.
+        discriminator_units: widths of D's hidden layers, `(512, 256)` by
+            default; a wider or deeper D, e.g. `(1024, 512, 256)`, tells
+            similar classes apart better.
         **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`.
 
     Example:
@@ -36,9 +39,9 @@ class VanillaGAN(GAN):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
-                 **kwargs):
+                 discriminator_units=(512, 256), **kwargs):
         generator = generator or mlp_generator(image_shape, latent_dim)
         discriminator = discriminator or mlp_discriminator(
-            image_shape, spectral_norm=spectral_norm,
+            image_shape, units=discriminator_units, spectral_norm=spectral_norm,
             minibatch_stddev=minibatch_stddev)
         super().__init__(generator, discriminator, **kwargs)
