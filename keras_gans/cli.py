@@ -9,6 +9,7 @@ import sys
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+LR_SCHEDULES = ("constant", "linear")
 
 
 class CLIError(Exception):
@@ -112,6 +113,9 @@ def _build_parser():
                            "variant's own; see keras_gans.losses.LOSSES)")
     objective.add_argument("--d-lr", type=float, help="D learning rate")
     objective.add_argument("--g-lr", type=float, help="G learning rate")
+    objective.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                           help="linear: both learning rates fall linearly to zero at "
+                           "the last of --epochs")
     objective.add_argument("--label-smoothing", type=float, default=0.0)
     objective.add_argument("--instance-noise", type=float, default=0.0)
     objective.add_argument("--diff-augment", help="e.g. translation,cutout")
@@ -160,7 +164,9 @@ VARIANT_OPTIONS = {
 }
 
 
-def _build_model(args, num_classes, image_shape):
+def _build_model(args, num_classes, image_shape, steps_per_epoch):
+    import keras
+
     from keras_gans.models import get_variant
 
     cls = get_variant(args.variant)
@@ -174,10 +180,16 @@ def _build_model(args, num_classes, image_shape):
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
-        if learning_rate is None:
+        if learning_rate is None and args.lr_schedule == "constant":
             return None
         default = model.default_optimizer()
         config = default.get_config()
+        if learning_rate is None:
+            learning_rate = config["learning_rate"]
+        if args.lr_schedule == "linear":
+            learning_rate = keras.optimizers.schedules.PolynomialDecay(
+                learning_rate, decay_steps=args.epochs * steps_per_epoch,
+                end_learning_rate=0.0)
         config["learning_rate"] = learning_rate
         return type(default).from_config(config)
 
@@ -234,14 +246,16 @@ def _checkpoint_options(model):
 
     d_layers = model.discriminator.layers
     compiled = model.get_compile_config()
+    d_lr, lr_schedule, _ = _learning_rate(model.d_optimizer)
     options = {
         "latent_dim": model.latent_dim,
         "ema_decay": model.ema_decay,
         "spectral_norm": any(isinstance(layer, keras.layers.SpectralNormalization)
                              for layer in d_layers),
         "minibatch_stddev": any(isinstance(layer, MinibatchStdDev) for layer in d_layers),
-        "d_lr": float(model.d_optimizer.learning_rate),
-        "g_lr": float(model.g_optimizer.learning_rate),
+        "d_lr": d_lr,
+        "g_lr": _learning_rate(model.g_optimizer)[0],
+        "lr_schedule": lr_schedule,
         **{option: compiled[option] for option in (
             "loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
             "feature_matching")},
@@ -252,6 +266,27 @@ def _checkpoint_options(model):
     if isinstance(model, VanillaGAN):
         options["discriminator_units"] = _hidden_widths(model.discriminator)
     return options
+
+
+def _learning_rate(optimizer):
+    """`(initial learning rate, schedule name, steps to zero or None)`."""
+    rate = optimizer.get_config()["learning_rate"]
+    if not isinstance(rate, dict):
+        return float(rate), "constant", None
+    config = rate["config"]
+    if rate["class_name"] != "PolynomialDecay":
+        return config.get("initial_learning_rate"), rate["class_name"], None
+    return float(config["initial_learning_rate"]), "linear", int(config["decay_steps"])
+
+
+def _check_schedule_ends_with_this_run(args, model, steps_per_epoch):
+    """A resumed linear schedule must reach zero at this run's last epoch."""
+    _, _, decay_steps = _learning_rate(model.d_optimizer)
+    if decay_steps is not None and decay_steps != args.epochs * steps_per_epoch:
+        last_epoch = format(decay_steps / steps_per_epoch, "g")
+        raise CLIError(f"--epochs {args.epochs}: the checkpoint's learning rates fall to "
+                       f"zero at epoch {last_epoch} (--lr-schedule linear); resume with "
+                       f"--epochs {last_epoch}")
 
 
 def _hidden_widths(discriminator):
@@ -336,13 +371,19 @@ def run_train(args):
             print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
     if model is None:
         _fill_variant_defaults(args)
-        model = _build_model(args, images.num_classes, images.image_shape)
+        n_critic = args.n_critic or 1
     else:
         _check_options_against_checkpoint(args, model, checkpoint.path)
+        n_critic = getattr(model, "n_critic", 1)
     # A WGAN step reads n_critic critic minibatches.
-    dataset = data.make_dataset(x, y if conditional else None,
-                                batch_size=args.batch_size * getattr(model, "n_critic", 1),
+    step_batch = args.batch_size * n_critic
+    dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
+    steps_per_epoch = len(x) // step_batch
+    if model is None:
+        model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch)
+    else:
+        _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.
     model.steps_per_execution = args.steps_per_execution
     if args.jit_compile:

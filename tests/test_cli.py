@@ -226,6 +226,27 @@ def test_vanilla_discriminator_units_shape_d_and_bind_a_resumed_run(tmp_path, da
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
 
 
+def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
+        tmp_path, data_args, capsys):
+    common = ["train", "wgan-gp", "--limit", "128", "--batch-size", "32", "--n-critic",
+              "1", "--out", str(tmp_path), "--quiet", *data_args]
+    assert run([*common, "--epochs", "2", "--d-lr", "4e-4", "--lr-schedule", "linear"]) == 0
+    model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
+    # 128 images in critic minibatches of 32: 4 steps an epoch, 8 in all.
+    assert int(model.d_optimizer.iterations) == 8
+    assert cli._learning_rate(model.d_optimizer) == (pytest.approx(4e-4), "linear", 8)
+    assert cli._learning_rate(model.g_optimizer) == (pytest.approx(1e-4), "linear", 8)
+    assert float(model.d_optimizer.learning_rate) == 0.0
+    assert float(model.g_optimizer.learning_rate) == 0.0
+    capsys.readouterr()
+
+    status = run([*common, "--epochs", "3", "--resume"])
+    assert_one_line_error(capsys, status, "--epochs 3: the checkpoint's learning rates "
+                          "fall to zero at epoch 2 (--lr-schedule linear); resume with "
+                          "--epochs 2")
+    assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
+
+
 @pytest.mark.parametrize("text, message", [
     ("512,wide", "'512,wide' is not a comma-separated list of layer widths"),
     ("512,0", "512,0: every width must be at least 1"),
@@ -240,6 +261,8 @@ def test_bad_discriminator_units(text, message, capsys):
     (["--ema-decay", "0.99"], "--ema-decay: the checkpoint's model was trained without it"),
     (["--d-lr", "0.001"], "--d-lr: 0.001 differs from the checkpoint's 0.0002"),
     (["--loss", "hinge"], "--loss: hinge differs from the checkpoint's non_saturating"),
+    (["--lr-schedule", "linear"],
+     "--lr-schedule: linear differs from the checkpoint's constant"),
 ])
 def test_resume_refuses_an_option_the_checkpoint_was_not_trained_with(
         dcgan_run, tmp_path, data_args, capsys, option, message):
