@@ -379,7 +379,7 @@ def run_train(args):
     step_batch = args.batch_size * n_critic
     dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
-    steps_per_epoch = len(x) // step_batch
+    steps_per_epoch = int(dataset.cardinality())
     if model is None:
         model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch)
     else:
