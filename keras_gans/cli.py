@@ -116,6 +116,9 @@ def _build_parser():
     objective.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                            help="linear: both learning rates fall linearly to zero at "
                            "the last of --epochs")
+    objective.add_argument("--beta-1", type=float,
+                           help="Adam's beta_1 for both optimizers (default: the "
+                           "variant's, 0.5; not for wgan, which uses RMSprop)")
     objective.add_argument("--label-smoothing", type=float, default=0.0)
     objective.add_argument("--instance-noise", type=float, default=0.0)
     objective.add_argument("--diff-augment", help="e.g. translation,cutout")
@@ -180,10 +183,16 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch):
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
-        if learning_rate is None and args.lr_schedule == "constant":
+        if (learning_rate is None and args.lr_schedule == "constant"
+                and args.beta_1 is None):
             return None
         default = model.default_optimizer()
         config = default.get_config()
+        if args.beta_1 is not None:
+            if "beta_1" not in config:
+                raise CLIError(f"--beta-1 sets Adam's beta_1, but {args.variant} trains "
+                               f"with {type(default).__name__}")
+            config["beta_1"] = args.beta_1
         if learning_rate is None:
             learning_rate = config["learning_rate"]
         if args.lr_schedule == "linear":
@@ -256,6 +265,7 @@ def _checkpoint_options(model):
         "d_lr": d_lr,
         "g_lr": _learning_rate(model.g_optimizer)[0],
         "lr_schedule": lr_schedule,
+        "beta_1": model.d_optimizer.get_config().get("beta_1"),
         **{option: compiled[option] for option in (
             "loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
             "feature_matching")},

@@ -230,8 +230,10 @@ def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
         tmp_path, data_args, capsys):
     common = ["train", "wgan-gp", "--limit", "128", "--batch-size", "32", "--n-critic",
               "1", "--out", str(tmp_path), "--quiet", *data_args]
-    assert run([*common, "--epochs", "2", "--d-lr", "4e-4", "--lr-schedule", "linear"]) == 0
+    assert run([*common, "--epochs", "2", "--d-lr", "4e-4", "--lr-schedule", "linear",
+                "--beta-1", "0"]) == 0
     model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
+    assert model.d_optimizer.beta_1 == 0.0 and model.g_optimizer.beta_1 == 0.0
     # 128 images in critic minibatches of 32: 4 steps an epoch, 8 in all.
     assert int(model.d_optimizer.iterations) == 8
     assert cli._learning_rate(model.d_optimizer) == (pytest.approx(4e-4), "linear", 8)
@@ -245,6 +247,14 @@ def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
                           "fall to zero at epoch 2 (--lr-schedule linear); resume with "
                           "--epochs 2")
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
+
+
+def test_beta_1_is_refused_for_an_optimizer_without_it(tmp_path, data_args, capsys):
+    status = run(["train", "wgan", "--limit", "64", "--epochs", "1", "--n-critic", "1",
+                  "--beta-1", "0", "--out", str(tmp_path), "--quiet", *data_args])
+    assert_one_line_error(capsys, status,
+                          "--beta-1 sets Adam's beta_1, but wgan trains with RMSprop")
+    assert not (tmp_path / "checkpoint").exists()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -263,6 +273,7 @@ def test_bad_discriminator_units(text, message, capsys):
     (["--loss", "hinge"], "--loss: hinge differs from the checkpoint's non_saturating"),
     (["--lr-schedule", "linear"],
      "--lr-schedule: linear differs from the checkpoint's constant"),
+    (["--beta-1", "0"], "--beta-1: 0 differs from the checkpoint's 0.5"),
 ])
 def test_resume_refuses_an_option_the_checkpoint_was_not_trained_with(
         dcgan_run, tmp_path, data_args, capsys, option, message):
