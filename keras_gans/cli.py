@@ -183,9 +183,6 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch):
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
-        if (learning_rate is None and args.lr_schedule == "constant"
-                and args.beta_1 is None):
-            return None
         default = model.default_optimizer()
         config = default.get_config()
         if args.beta_1 is not None:
