@@ -88,10 +88,11 @@ class TutorialDCGAN(keras.Model):
         return self.generator
 
     def generate(self, n, labels=None, seed=None, batch_size=256):
-        from keras_gans.models.base import latent_noise, predict_in_batches
+        from keras_gans.sampling import latent_noise, predict_in_batches
 
-        return predict_in_batches(self.generator, [latent_noise(n, NOISE_DIM, seed)],
-                                  batch_size)
+        return predict_in_batches(
+            lambda z: self.generator(z, training=False), [latent_noise(n, NOISE_DIM, seed)],
+            self.generator.outputs[0].shape[1:], batch_size)
 
     def call(self, z, training=False):
         return self.generator(z, training=training)

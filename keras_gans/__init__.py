@@ -7,8 +7,9 @@ from keras_gans.models import (
     VARIANTS,
     WGAN,
     WGANGP,
-    BaseGAN,
+    AdversarialModel,
     ConditionalGAN,
+    NoiseToImage,
     VanillaGAN,
     get_variant,
 )

@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_gans import plotting
 from keras_gans.files import atomic_path, save_model_atomically
-from keras_gans.models.base import latent_noise, predict_in_batches
+from keras_gans.sampling import latent_noise
 from keras_gans.saving import load_gan
 
 
@@ -69,8 +69,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.z = latent_noise(count, model.latent_dim, self.seed)
 
     def sample(self):
-        inputs = [self.z] if self.labels is None else [self.z, self.labels]
-        return predict_in_batches(self.model.sampling_generator, inputs)
+        return self.model.generate_from(self.z, self.labels)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or getattr(self.model, "stopped_on_non_finite", False):

@@ -90,24 +90,26 @@ def _build_parser():
     run.add_argument("--gif", action="store_true",
                      help="write an animated GIF of the sample grids")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    model = train.add_argument_group("model")
-    model.add_argument("--latent-dim", type=_positive_int, default=100)
+    model = train.add_argument_group(
+        "model", "defaults: the variant's own (its constructor's and compile's)")
+    model.add_argument("--latent-dim", type=_positive_int,
+                       help=f"size of z ({_takers('latent_dim')})")
     model.add_argument("--spectral-norm", action="store_true",
-                       help="spectral normalisation in D (dcgan, cgan, vanilla)")
+                       help=f"spectral normalisation in D ({_takers('spectral_norm')})")
     model.add_argument("--minibatch-stddev", action="store_true",
-                       help="minibatch standard-deviation feature in D (dcgan, cgan, vanilla)")
+                       help="minibatch standard-deviation feature in D "
+                       f"({_takers('minibatch_stddev')})")
     model.add_argument("--discriminator-units", type=_widths, metavar="W1,W2,...",
                        help="hidden layer widths of the MLP discriminator, e.g. "
-                       "1024,512,256 (vanilla; default 512,256)")
+                       f"1024,512,256 ({_takers('discriminator_units')})")
     model.add_argument("--ema-decay", type=float,
                        help="sample and export from an EMA of G's weights")
     model.add_argument("--n-critic", type=_positive_int,
-                       help="critic steps per generator step (wgan, wgan-gp; "
-                       "default 5)")
+                       help=f"critic steps per generator step ({_takers('n_critic')})")
     model.add_argument("--clip-value", type=float,
-                       help="critic weight clipping bound (wgan; default 0.01)")
+                       help=f"critic weight clipping bound ({_takers('clip_value')})")
     model.add_argument("--gp-weight", type=float,
-                       help="gradient penalty weight lambda (wgan-gp; default 10)")
+                       help=f"gradient penalty weight lambda ({_takers('gp_weight')})")
     objective = train.add_argument_group("objective")
     objective.add_argument("--loss", help="adversarial loss (default: the "
                            "variant's own; see keras_gans.losses.LOSSES)")
@@ -118,11 +120,11 @@ def _build_parser():
                            "the last of --epochs")
     objective.add_argument("--beta-1", type=float,
                            help="Adam's beta_1 for both optimizers (default: the "
-                           "variant's, 0.5; not for wgan, which uses RMSprop)")
-    objective.add_argument("--label-smoothing", type=float, default=0.0)
-    objective.add_argument("--instance-noise", type=float, default=0.0)
+                           "variant's; not for wgan, which uses RMSprop)")
+    objective.add_argument("--label-smoothing", type=float)
+    objective.add_argument("--instance-noise", type=float)
     objective.add_argument("--diff-augment", help="e.g. translation,cutout")
-    objective.add_argument("--r1-weight", type=float, default=0.0)
+    objective.add_argument("--r1-weight", type=float)
     objective.add_argument("--feature-matching", action="store_true")
 
     sample = commands.add_parser(
@@ -156,15 +158,32 @@ def _out_dir(args):
     return out
 
 
-# The model options that only some variants take, and their defaults there.
-VARIANT_OPTIONS = {
-    "spectral_norm": (("dcgan", "cgan", "vanilla"), False),
-    "minibatch_stddev": (("dcgan", "cgan", "vanilla"), False),
-    "discriminator_units": (("vanilla",), (512, 256)),
-    "n_critic": (("wgan", "wgan-gp"), 5),
-    "clip_value": (("wgan",), 0.01),
-    "gp_weight": (("wgan-gp",), 10.0),
-}
+# The command line's model and objective options, by constructor or `compile`
+# argument name; their defaults are the variant's own.
+MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
+                 "ema_decay", "n_critic", "clip_value", "gp_weight")
+COMPILE_OPTIONS = ("loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
+                   "feature_matching")
+
+
+def _model_defaults(cls):
+    """`{option: default}` of a variant's constructor, the game's arguments included."""
+    from keras_gans.models import AdversarialModel
+    from keras_gans.models.adversarial import constructor_defaults
+
+    return {**constructor_defaults(AdversarialModel), **constructor_defaults(cls)}
+
+
+def _takers(option):
+    """`"wgan: 5, wgan-gp: 5"`: the variants that take `option`, with their
+    defaults; only their names for a switch that is off by default."""
+    from keras_gans.models import VARIANTS
+
+    defaults = {name: _model_defaults(cls)[option] for name, cls in VARIANTS.items()
+                if option in _model_defaults(cls)}
+    if not any(defaults.values()):
+        return ", ".join(defaults)
+    return ", ".join(f"{name}: {_shown(default)}" for name, default in defaults.items())
 
 
 def _build_model(args, num_classes, image_shape, steps_per_epoch):
@@ -173,12 +192,10 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch):
     from keras_gans.models import get_variant
 
     cls = get_variant(args.variant)
-    kwargs = {"image_shape": image_shape, "latent_dim": args.latent_dim,
-              "seed": args.seed, "ema_decay": args.ema_decay}
-    for option, (variants, _) in VARIANT_OPTIONS.items():
-        if args.variant in variants:
-            kwargs[option] = getattr(args, option)
-    if args.variant == "cgan":
+    kwargs = {option: getattr(args, option) for option in MODEL_OPTIONS
+              if option in _model_defaults(cls)}
+    kwargs.update(image_shape=image_shape, seed=args.seed)
+    if "num_classes" in _model_defaults(cls):
         kwargs["num_classes"] = num_classes
     model = cls(**kwargs)
 
@@ -199,16 +216,8 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch):
         config["learning_rate"] = learning_rate
         return type(default).from_config(config)
 
-    model.compile(
-        d_optimizer=optimizer(args.d_lr),
-        g_optimizer=optimizer(args.g_lr),
-        loss=args.loss,
-        label_smoothing=args.label_smoothing,
-        instance_noise=args.instance_noise,
-        diff_augment=args.diff_augment,
-        r1_weight=args.r1_weight,
-        feature_matching=args.feature_matching,
-    )
+    model.compile(d_optimizer=optimizer(args.d_lr), g_optimizer=optimizer(args.g_lr),
+                  **{option: getattr(args, option) for option in COMPILE_OPTIONS})
     return model
 
 
@@ -230,49 +239,50 @@ def _flag(option):
 
 
 def _check_variant_options(args):
-    """Refuses a model option the variant does not take."""
-    for option, (variants, _) in VARIANT_OPTIONS.items():
-        if args.variant not in variants and getattr(args, option) not in (None, False):
-            raise CLIError(f"{_flag(option)} applies to {', '.join(variants)}, "
+    """Refuses a model option the variant's constructor does not take, and an
+    objective option it does not support."""
+    from keras_gans.models import VARIANTS, get_variant
+
+    cls = get_variant(args.variant)
+    cls.check_supported({option: getattr(args, option) for option in COMPILE_OPTIONS})
+    takes = _model_defaults(cls)
+    for option in MODEL_OPTIONS:
+        if option not in takes and getattr(args, option) not in (None, False):
+            takers = [name for name, cls in VARIANTS.items() if option in _model_defaults(cls)]
+            raise CLIError(f"{_flag(option)} applies to {', '.join(takers)}, "
                            f"not to {args.variant}")
 
 
 def _fill_variant_defaults(args):
-    for option, (variants, default) in VARIANT_OPTIONS.items():
-        if args.variant in variants and getattr(args, option) is None:
-            setattr(args, option, default)
+    """Sets the options not given to the variant's defaults."""
+    import inspect
+
+    from keras_gans.models import get_variant
+
+    cls = get_variant(args.variant)
+    compile_defaults = {name: parameter.default for name, parameter
+                        in inspect.signature(cls.compile).parameters.items()}
+    defaults = {**_model_defaults(cls), **compile_defaults}
+    for option in (*MODEL_OPTIONS, *COMPILE_OPTIONS):
+        if getattr(args, option) is None and option in defaults:
+            setattr(args, option, defaults[option])
 
 
 def _checkpoint_options(model):
     """The model and objective options a checkpoint was trained with, by `args` name."""
-    import keras
-
-    from keras_gans.layers import MinibatchStdDev
-    from keras_gans.models import VanillaGAN
-
-    d_layers = model.discriminator.layers
-    compiled = model.get_compile_config()
+    config, compiled = model.get_config(), model.get_compile_config()
     d_lr, lr_schedule, _ = _learning_rate(model.d_optimizer)
-    options = {
-        "latent_dim": model.latent_dim,
-        "ema_decay": model.ema_decay,
-        "spectral_norm": any(isinstance(layer, keras.layers.SpectralNormalization)
-                             for layer in d_layers),
-        "minibatch_stddev": any(isinstance(layer, MinibatchStdDev) for layer in d_layers),
-        "d_lr": d_lr,
-        "g_lr": _learning_rate(model.g_optimizer)[0],
-        "lr_schedule": lr_schedule,
-        "beta_1": model.d_optimizer.get_config().get("beta_1"),
-        **{option: compiled[option] for option in (
-            "loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
-            "feature_matching")},
-    }
-    for option in ("n_critic", "clip_value", "gp_weight"):
-        if hasattr(model, option):
-            options[option] = getattr(model, option)
-    if isinstance(model, VanillaGAN):
-        options["discriminator_units"] = _hidden_widths(model.discriminator)
-    return options
+    options = {option: config[option] for option in MODEL_OPTIONS if option in config}
+    options.update({option: compiled[option] for option in COMPILE_OPTIONS})
+    options.update(
+        loss=model.adversarial_loss.name,
+        d_lr=d_lr,
+        g_lr=_learning_rate(model.g_optimizer)[0],
+        lr_schedule=lr_schedule,
+        beta_1=model.d_optimizer.get_config().get("beta_1"),
+    )
+    return {option: tuple(value) if isinstance(value, list) else value
+            for option, value in options.items()}
 
 
 def _learning_rate(optimizer):
@@ -294,15 +304,6 @@ def _check_schedule_ends_with_this_run(args, model, steps_per_epoch):
         raise CLIError(f"--epochs {args.epochs}: the checkpoint's learning rates fall to "
                        f"zero at epoch {last_epoch} (--lr-schedule linear); resume with "
                        f"--epochs {last_epoch}")
-
-
-def _hidden_widths(discriminator):
-    """The widths of an MLP discriminator's hidden `Dense` layers."""
-    import keras
-
-    dense_layers = [getattr(layer, "layer", layer) for layer in discriminator.layers]
-    return tuple(layer.units for layer in dense_layers
-                 if isinstance(layer, keras.layers.Dense))[:-1]
 
 
 def _shown(value):
@@ -417,7 +418,7 @@ def run_train(args):
     with open(history_path, "w") as f:
         json.dump(logs, f, indent=1)
     export_dir = os.path.join(out, "generator")
-    model.export(export_dir, metadata={
+    run_metadata = model.export(export_dir, metadata={
         "dataset": args.dataset,
         "class_names": images.class_names,
         "epochs": args.epochs,
@@ -428,9 +429,11 @@ def run_train(args):
         "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
+    preset_dir = os.path.join(out, "preset")
+    model.save_to_preset(preset_dir, metadata=run_metadata)
     last_grid = grid.paths[-1] if grid.paths else None
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"Samples: {last_grid}. Generator: {export_dir}")
+          f"Samples: {last_grid}. Generator: {export_dir}. Preset: {preset_dir}")
 
 
 def _load_any(name):

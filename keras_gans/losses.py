@@ -18,8 +18,9 @@ d_loss = loss.discriminator_loss(real_logits, fake_logits)
 import math
 from dataclasses import dataclass
 
-import tensorflow as tf
 from keras import ops
+
+from keras_gans import tf_backend
 
 
 def _bce_with_logits(target, logits):
@@ -179,10 +180,7 @@ def gradient_penalty(critic, real_images, fake_images, alpha):
     real_images = ops.cast(real_images, "float32")
     fake_images = ops.cast(fake_images, "float32")
     interpolates = real_images + alpha * (fake_images - real_images)
-    with tf.GradientTape() as tape:
-        tape.watch(interpolates)
-        scores = critic(interpolates)
-    gradients = ops.cast(tape.gradient(scores, interpolates), "float32")
+    gradients = tf_backend.input_gradients(critic, interpolates)
     norms = ops.sqrt(ops.sum(ops.square(gradients), axis=[1, 2, 3]) + 1e-12)
     return ops.mean(ops.square(norms - 1.0))
 
@@ -193,11 +191,7 @@ def r1_penalty(discriminator, real_images):
     `discriminator` is a function of a batch of images. Multiply the result by
     `gamma / 2` as the paper does.
     """
-    real_images = ops.cast(real_images, "float32")
-    with tf.GradientTape() as tape:
-        tape.watch(real_images)
-        scores = discriminator(real_images)
-    gradients = ops.cast(tape.gradient(scores, real_images), "float32")
+    gradients = tf_backend.input_gradients(discriminator, real_images)
     return ops.mean(ops.sum(ops.square(gradients), axis=[1, 2, 3]))
 
 

@@ -1,26 +1,31 @@
-"""The pretrained zoo: generators exported to `saved_models/<name>/`.
+"""The preset layer: the pretrained zoo and user presets, by name or path.
 
-Each model directory is a SavedModel export (see `keras_gans.saving`) with a
-`metadata.json` and a `samples.png`. Models are looked up in, in order:
+A preset is a directory written by `model.save_to_preset(directory)` (see
+`keras_gans.saving`); it loads back as the whole compiled model, ready for
+`fit`. The zoo's presets ship inside the package, in
+`keras_gans/presets/<name>/`, and each variant lists the ones it owns in its
+`presets` attribute. Models are looked up by name in, in order:
 
 1. the directories listed in the `KERAS_GANS_MODELS` environment variable
-   (separated by `os.pathsep`);
-2. `saved_models/` of the keras-gans source tree (a git checkout installed
-   with `pip install -e .`).
+   (separated by `os.pathsep`), which may also hold SavedModel exports;
+2. the package's `presets/`.
 """
 
 import os
 
-from keras_gans.saving import ExportedGenerator, read_metadata
+from keras_gans.saving import ExportedGenerator, is_preset, load_preset, read_metadata
 
-SOURCE_MODELS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 
 
 def model_dirs():
     """The directories searched for pretrained models, in order."""
     extra = os.environ.get("KERAS_GANS_MODELS", "")
-    return [d for d in extra.split(os.pathsep) if d] + [SOURCE_MODELS_DIR]
+    return [d for d in extra.split(os.pathsep) if d] + [PRESETS_DIR]
+
+
+def _is_export(path):
+    return os.path.exists(os.path.join(path, "saved_model.pb"))
 
 
 def _registry():
@@ -30,15 +35,13 @@ def _registry():
             continue
         for name in sorted(os.listdir(directory)):
             path = os.path.join(directory, name)
-            if name not in models and os.path.exists(
-                os.path.join(path, "saved_model.pb")
-            ):
+            if name not in models and (is_preset(path) or _is_export(path)):
                 models[name] = path
     return models
 
 
 def list_pretrained():
-    """Lists the pretrained generators: a dict of name -> metadata.
+    """Lists the pretrained models: a dict of name -> metadata (with `path`).
 
     Example:
 
@@ -52,7 +55,9 @@ def list_pretrained():
 
 
 def pretrained_path(name):
-    """The directory of pretrained model `name`; a clear error if unknown."""
+    """The directory of a pretrained model name or a path; a clear error if unknown."""
+    if os.path.isdir(name):
+        return name
     models = _registry()
     if name not in models:
         known = ", ".join(sorted(models)) or "none found"
@@ -64,18 +69,19 @@ def pretrained_path(name):
 
 
 def load_pretrained(name):
-    """Loads a pretrained generator by name, or an export directory by path.
+    """Loads a pretrained model by name, or a preset or export directory by path.
 
     Returns:
-        An `ExportedGenerator` with `generate(n, labels=None, seed=None)` and
-        `metadata`.
+        For a preset, the compiled model (`generate(n, labels=None, seed=None)`,
+        `fit`, ...); for a SavedModel export, an `ExportedGenerator` with
+        `generate` and `metadata`.
 
     Example:
 
     ```python
-    generator = keras_gans.load_pretrained("dcgan_fashion_mnist")
-    images = generator.generate(16, seed=0)  # (16, 28, 28, 1) in [-1, 1]
+    gan = keras_gans.load_pretrained("dcgan_fashion_mnist")
+    images = gan.generate(16, seed=0)  # (16, 28, 28, 1) in [-1, 1]
     ```
     """
-    path = name if os.path.isdir(name) else pretrained_path(name)
-    return ExportedGenerator(path)
+    path = pretrained_path(name)
+    return load_preset(path) if is_preset(path) else ExportedGenerator(path)

@@ -1,4 +1,9 @@
-"""Loading GANs, exporting generators as SavedModels, and loading exports.
+"""Presets, `.keras` loading, SavedModel exports of generators, and loading exports.
+
+A preset is a directory that rebuilds a whole model ready for `fit`:
+`config.json` (the model's serialised Keras config with its compile config),
+`model.weights.h5` (every player, and the optimizers' state if saved with
+it), `metadata.json` and, for generators, `samples.png`.
 
 An export is a TensorFlow SavedModel directory whose `serving_default`
 signature takes `z` (float32 `[N, latent_dim]`), plus `label` (int32 `[N]`)
@@ -18,14 +23,16 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gans.files import atomic_path
+from keras_gans.sampling import latent_noise
 
 METADATA_FILE = "metadata.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+SAMPLES_FILE = "samples.png"
 
 
 def load_gan(path):
     """Loads a `.keras` GAN with `safe_mode=True`; a clear error if unreadable."""
-    import keras_gans  # noqa: F401  registers the serializable classes
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"No saved model at {path}.")
     try:
@@ -37,63 +44,122 @@ def load_gan(path):
         ) from error
 
 
+def save_preset(model, directory, metadata=None, include_optimizer=False, extras=None):
+    """Writes `model` as a preset directory, atomically.
+
+    Args:
+        model: a compiled `AdversarialModel`.
+        directory: the preset directory; replaced if it exists.
+        metadata: entries for `metadata.json` (dataset, epochs, evaluation...).
+        include_optimizer: also save every optimizer's state (doubles to
+            triples the weights' size with Adam), to continue a run exactly.
+        extras: a function of the temporary directory writing more files.
+    """
+    if not model.compiled:
+        raise ValueError("Compile the model before saving it as a preset: a preset "
+                         "holds its compile configuration.")
+    config = keras.saving.serialize_keras_object(model)
+    with atomic_path(directory) as tmp:
+        os.makedirs(tmp)
+        with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
+            json.dump(config, f, indent=2)
+        weights_path = os.path.join(tmp, WEIGHTS_FILE)
+        if include_optimizer:
+            model.save_weights(weights_path)
+        else:
+            # The same model uncompiled has every weight but no optimizer.
+            players = keras.saving.deserialize_keras_object(
+                {key: value for key, value in config.items() if key != "compile_config"})
+            players.set_weights(model.get_weights())
+            players.seed_generator.state.assign(model.seed_generator.state)
+            players.save_weights(weights_path)
+        write_metadata(tmp, {
+            "variant": type(model).__name__,
+            "optimizer_state": include_optimizer,
+            "keras_version": keras.__version__,
+            **(metadata or {}),
+        })
+        if extras is not None:
+            extras(tmp)
+
+
+def is_preset(path):
+    return os.path.isfile(os.path.join(path, CONFIG_FILE))
+
+
+def load_preset(path):
+    """Rebuilds the compiled model of a preset directory, with `safe_mode=True`."""
+    if not is_preset(path):
+        raise FileNotFoundError(f"{path} is not a preset directory (no {CONFIG_FILE}).")
+    with open(os.path.join(path, CONFIG_FILE)) as f:
+        config = json.load(f)
+    compile_config = config.pop("compile_config", None)
+    weights_path = os.path.join(path, WEIGHTS_FILE)
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        if read_metadata(path).get("optimizer_state"):
+            model.compile_from_config(compile_config)
+            model.load_weights(weights_path)
+        else:
+            model.load_weights(weights_path)
+            model.compile_from_config(compile_config)
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a loadable keras-gans preset ({type(error).__name__}: "
+            f"{str(error)[:300]})."
+        ) from error
+    return model
+
+
 def count_parameters(model):
     return int(sum(np.prod(v.shape) for v in model.weights))
 
 
 def export_generator(gan, path, metadata=None):
-    """Writes `gan`'s sampling generator (the EMA one when on) as a SavedModel.
+    """Writes `gan`'s sampling generator as a SavedModel: `gan.export(path, metadata)`."""
+    return gan.export(path, metadata=metadata)
+
+
+def export_endpoint(model, path, serve, inputs, metadata):
+    """Writes `serve` as the `serving_default` of a SavedModel tracking `model`.
 
     The directory is written beside `path` and renamed into place, so an
     interrupted export leaves a previous export at `path` whole.
 
     Args:
-        gan: a `BaseGAN`.
+        model: the `keras.Model` whose variables the endpoint uses.
         path: the export directory.
-        metadata: extra entries for `metadata.json` (dataset, epochs, ...).
+        serve: a function of the inputs, in order, returning a dict of tensors.
+        inputs: `{name: (dtype, shape)}` of `serve`'s arguments, e.g.
+            `{"z": ("float32", (None, 100))}`.
+        metadata: entries for `metadata.json` (variant, dataset, epochs, ...);
+            the Keras and TensorFlow versions, the command and the time are added.
 
     Returns:
         The metadata written.
     """
-    generator = gan.sampling_generator
-    latent_dim = gan.latent_dim
     archive = keras.export.ExportArchive()
-    archive.track(generator)
-    z_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
-
-    if gan.conditional:
-        def serve(z, label):
-            images = generator([z, label], training=False)
-            return {"images": tf.cast(images, tf.float32)}
-
-        signature = [z_spec, tf.TensorSpec([None], tf.int32, name="label")]
-    else:
-        def serve(z):
-            return {"images": tf.cast(generator(z, training=False), tf.float32)}
-
-        signature = [z_spec]
+    archive.track(model)
+    signature = [tf.TensorSpec(shape, dtype, name=name)
+                 for name, (dtype, shape) in inputs.items()]
     archive.add_endpoint("serving_default", serve, input_signature=signature)
-
     info = {
-        "variant": type(gan).__name__,
-        "image_shape": list(gan.image_shape),
-        "latent_dim": latent_dim,
-        "num_classes": gan.num_classes,
-        "conditional": gan.conditional,
-        "parameters": count_parameters(generator),
-        "ema": gan.ema_generator is not None,
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "command": " ".join(shlex.quote(a) for a in sys.argv),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
-        **(metadata or {}),
+        **metadata,
     }
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
-        with open(os.path.join(tmp, METADATA_FILE), "w") as f:
-            json.dump(info, f, indent=2)
+        write_metadata(tmp, info)
     return info
+
+
+def write_metadata(directory, metadata):
+    with open(os.path.join(directory, METADATA_FILE), "w") as f:
+        json.dump(metadata, f, indent=2)
 
 
 def read_metadata(path):
@@ -183,8 +249,6 @@ class ExportedGenerator:
                 all; `None` cycles through the classes.
             seed: integer seed for repeatable samples.
         """
-        from keras_gans.models.base import latent_noise
-
         z = latent_noise(n, self.latent_dim, seed)
         labels = self._labels(labels, n) if self.conditional else labels
         outputs = [

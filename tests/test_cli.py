@@ -74,6 +74,15 @@ def test_train_writes_samples_checkpoint_history_and_export(dcgan_run):
     generator = saving.load_generator(str(out / "generator"))
     assert generator.generate(2, seed=0).shape == (2, 28, 28, 1)
 
+    # The preset holds both trained players, compiled as the run was.
+    preset = saving.load_preset(str(out / "preset"))
+    for player in ("generator", "discriminator"):
+        for saved, trained in zip(getattr(preset, player).get_weights(),
+                                  getattr(model, player).get_weights(), strict=True):
+            np.testing.assert_array_equal(saved, trained)
+    assert preset.get_compile_config() == model.get_compile_config()
+    assert saving.read_metadata(str(out / "preset"))["epochs"] == 2
+
 
 def test_train_resume_continues_to_the_next_epoch(dcgan_run, tmp_path, data_args, capsys):
     out = tmp_path / "dcgan"
@@ -368,7 +377,7 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
 @pytest.mark.parametrize("variant, option, applies_to", [
     ("dcgan", ["--clip-value", "0.05"], "wgan"),
     ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp"),
-    ("wgan", ["--spectral-norm"], "dcgan, cgan, vanilla"),
+    ("wgan", ["--spectral-norm"], "vanilla, dcgan, cgan"),
     ("wgan", ["--gp-weight", "5"], "wgan-gp"),
     ("dcgan", ["--discriminator-units", "1024,512"], "vanilla"),
 ])

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.src.utils.naming import to_snake_case
 
 import keras_gans
 from keras_gans.callbacks import GANCheckpoint, StopOnNonFinite
@@ -46,10 +47,16 @@ def read_archive(path):
 
 
 def ema_arrays(model):
-    """The EMA generator's weights of `model`, keyed as in its `.keras` file."""
-    return {f"ema_generator/layers/{layer.name}/vars/{index}": np.asarray(weight)
-            for layer in model.ema_generator.layers
-            for index, weight in enumerate(layer.weights)}
+    """The EMA generator's weights of `model`, keyed as in its `.keras` file:
+    Keras numbers each layer class within the model, in layer order."""
+    arrays, seen = {}, {}
+    for layer in model.ema_generator.layers:
+        kind = to_snake_case(type(layer).__name__)
+        key = kind if kind not in seen else f"{kind}_{seen[kind]}"
+        seen[kind] = seen.get(kind, 0) + 1
+        for index, weight in enumerate(layer.weights):
+            arrays[f"ema_generator/layers/{key}/vars/{index}"] = np.asarray(weight)
+    return arrays
 
 
 def read_state(path):

@@ -331,7 +331,7 @@ def test_sample_latent_is_standard_normal_and_advances():
 
 def test_model_call_runs_the_sampling_generator(trained):
     model = trained("dcgan").model
-    z = keras_gans.models.base.latent_noise(3, model.latent_dim, seed=0)
+    z = keras_gans.sampling.latent_noise(3, model.latent_dim, seed=0)
     np.testing.assert_allclose(model(z).numpy(), model.generate(3, seed=0), atol=1e-6)
 
 

@@ -73,14 +73,14 @@ def test_historical_penalty_measures_distance_to_the_running_mean():
     variables = gan.discriminator.trainable_variables
     before = [v.numpy().copy() for v in variables]
     gan.after_step()  # the running mean is now theta_1
-    assert float(gan.historical_penalty(variables)) == pytest.approx(0.0, abs=1e-6)
+    assert float(gan.historical_penalty("discriminator")) == pytest.approx(0.0, abs=1e-6)
     for v in variables:
         v.assign(v + 1.0)
     gan.after_step()  # mean of theta_1 and theta_1 + 1 = theta_1 + 0.5
     for mean, old in zip(gan.historical_means[:len(variables)], before, strict=True):
         np.testing.assert_allclose(mean.numpy(), old + 0.5, rtol=1e-5, atol=1e-5)
     size = sum(int(np.prod(v.shape)) for v in variables)
-    assert float(gan.historical_penalty(variables)) == pytest.approx(
+    assert float(gan.historical_penalty("discriminator")) == pytest.approx(
         0.5 * size * 0.25, rel=1e-4)
 
 
@@ -103,7 +103,7 @@ def test_ema_generator_is_used_for_sampling_and_export(tmp_path):
     gan.compile()
     for v in gan.generator.trainable_variables:
         v.assign(v * 0.0)
-    z = keras_gans.models.base.latent_noise(4, gan.latent_dim, seed=0)
+    z = keras_gans.sampling.latent_noise(4, gan.latent_dim, seed=0)
     ema_images = gan.ema_generator(z, training=False).numpy()
     np.testing.assert_allclose(gan.generate(4, seed=0), ema_images, atol=1e-6)
     gan.export(tmp_path / "export")

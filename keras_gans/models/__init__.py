@@ -1,11 +1,18 @@
-"""GAN variants, one module each, and the network builders they use."""
+"""GAN variants, one module each, on the game and task layers.
 
-from keras_gans.models.base import BaseGAN
+- `adversarial.AdversarialModel`: the game layer, any number of players;
+- `noise_to_image.NoiseToImage`: the task layer of GANs from noise;
+- `gan`, `dcgan`, `vanilla`, `conditional`, `wgan`, `wgan_gp`: the variants;
+- `networks`: the generator and discriminator builders they use.
+"""
+
+from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.models.conditional import ConditionalGAN
 from keras_gans.models.dcgan import DCGAN
 from keras_gans.models.gan import GAN
+from keras_gans.models.noise_to_image import NoiseToImage
 from keras_gans.models.vanilla import VanillaGAN
-from keras_gans.models.wgan import WGAN
+from keras_gans.models.wgan import WGAN, CriticGame
 from keras_gans.models.wgan_gp import WGANGP
 
 # Names used by the command line and the pretrained zoo.

@@ -17,7 +17,7 @@ class DCGAN(GAN):
         spectral_norm: spectrally normalise D (SNGAN, Miyato et al. 2018).
         minibatch_stddev: give D a minibatch standard-deviation channel.
         **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`; see
-            `BaseGAN`.
+            `AdversarialModel`.
 
     Example:
 
@@ -29,14 +29,16 @@ class DCGAN(GAN):
     ```
     """
 
+    presets = {"dcgan_fashion_mnist": "45 epochs on Fashion-MNIST, EMA generator"}
+
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
                  **kwargs):
-        generator = generator or conv_generator(image_shape, latent_dim)
-        discriminator = discriminator or conv_discriminator(
-            image_shape,
-            normalization=None if spectral_norm else "batch",
-            spectral_norm=spectral_norm,
-            minibatch_stddev=minibatch_stddev,
-        )
-        super().__init__(generator, discriminator, **kwargs)
+        super().__init__(
+            generator=generator or (lambda: conv_generator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: conv_discriminator(
+                image_shape, normalization=None if spectral_norm else "batch",
+                spectral_norm=spectral_norm, minibatch_stddev=minibatch_stddev)),
+            **kwargs)
+        self.spectral_norm = bool(spectral_norm)
+        self.minibatch_stddev = bool(minibatch_stddev)

@@ -37,11 +37,17 @@ class VanillaGAN(GAN):
     ```
     """
 
+    presets = {"vanilla_fashion_mnist": "60 epochs on Fashion-MNIST, wide D, EMA generator"}
+
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
                  discriminator_units=(512, 256), **kwargs):
-        generator = generator or mlp_generator(image_shape, latent_dim)
-        discriminator = discriminator or mlp_discriminator(
-            image_shape, units=discriminator_units, spectral_norm=spectral_norm,
-            minibatch_stddev=minibatch_stddev)
-        super().__init__(generator, discriminator, **kwargs)
+        super().__init__(
+            generator=generator or (lambda: mlp_generator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: mlp_discriminator(
+                image_shape, units=discriminator_units, spectral_norm=spectral_norm,
+                minibatch_stddev=minibatch_stddev)),
+            **kwargs)
+        self.spectral_norm = bool(spectral_norm)
+        self.minibatch_stddev = bool(minibatch_stddev)
+        self.discriminator_units = tuple(discriminator_units)

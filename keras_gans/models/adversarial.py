@@ -1,0 +1,412 @@
+"""The game layer: any adversarial game of named players.
+
+A player is a `keras.Model` with its own optimizer. `AdversarialModel` owns
+what every such game needs, whatever its players take and return:
+
+- `compile` builds one optimizer per player up front (so a `.keras` file
+  restores all of their state, and `tf.distribute` never builds one inside a
+  step) and wraps each for loss scaling under the `mixed_float16` policy;
+- the check that a variant supports every option it is given;
+- the model's `SeedGenerator`, saved with the model, and draws from it;
+- `tape()`, whose `minimize(player=loss, ...)` scales each gradient for
+  replicas and loss scaling and steps that player's optimizer;
+- trackers, after-step hooks (moving averages of players, historical
+  averaging), training some players alone (`train_only`);
+- `get_config` from the constructor's hyperparameters.
+
+A task layer on top (`NoiseToImage`; an image-to-image model later) says what
+the players take and return; a variant writes only its paper's `train_step`.
+"""
+
+import inspect
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gans import pretrained, saving, tf_backend
+
+# Constructor arguments every game takes, besides its variant's own.
+GAME_ARGUMENTS = ("name", "seed", "ema_decay", "historical_averaging")
+# Keyword arguments that `keras.Model` itself takes.
+KERAS_ARGUMENTS = ("name", "trainable", "dtype")
+
+
+def constructor_parameters(cls):
+    """The named parameters of `cls.__init__`, less `self` and `**kwargs`."""
+    return [parameter.name
+            for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]
+            if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)]
+
+
+def constructor_defaults(cls):
+    """`{parameter: default}` of `cls.__init__`, for parameters that have one."""
+    return {parameter.name: parameter.default
+            for parameter in inspect.signature(cls.__init__).parameters.values()
+            if parameter.default is not parameter.empty}
+
+
+def _mixed_float16():
+    return keras.mixed_precision.global_policy().name == "mixed_float16"
+
+
+class AdversarialModel(keras.Model):
+    """Base class of every adversarial game: named players, one optimizer each.
+
+    A subclass declares its players and the options it supports, and writes
+    `train_step`:
+
+    - `players`: `{player attribute: optimizer prefix}`, e.g.
+      `{"discriminator": "d", "generator": "g"}`; `compile` then takes
+      `d_optimizer` and `g_optimizer` and sets those attributes.
+    - `averaged_players`: the players `ema_decay` keeps a moving average of,
+      as `ema_<player>`.
+    - `supported_options`: the compile options it implements; any other one
+      given a value raises a `ValueError` naming the variant and the option.
+    - `tracker_names`: the logs of its `train_step`.
+    - `presets`: `{name: description}` of the zoo presets it owns.
+
+    Args:
+        networks: `{player: keras.Model or a function building one}`. A
+            model is saved whole with the game; a built one is rebuilt from
+            the game's hyperparameters.
+        seed: integer seed of the model's noise; saved with the model.
+        ema_decay: keep an exponential moving average of the averaged
+            players' weights with this decay (e.g. 0.999), warmed up as
+            `min(decay, (1 + t) / (10 + t))` at step t (Karras et al. 2018;
+            Yazici et al. 2019). `None` turns it off.
+        historical_averaging: weight of the penalty
+            `||theta - mean of past theta||^2` on every player (Salimans et
+            al. 2016, section 3.3). 0 turns it off.
+        **kwargs: `name`; any option this game does not take is an error.
+
+    Example, a game's step:
+
+    ```python
+    with self.tape() as tape:
+        d_loss, g_loss = ...
+    tape.minimize(discriminator=d_loss, generator=g_loss)
+    self.after_step()
+    return self.update_trackers(d_loss=d_loss, g_loss=g_loss)
+    ```
+    """
+
+    players = {}
+    presets = {}
+    averaged_players = ()
+    supported_options = frozenset()
+    tracker_names = ()
+
+    def __init__(self, networks, seed=None, ema_decay=None, historical_averaging=0.0,
+                 **kwargs):
+        unsupported = sorted(set(kwargs) - set(KERAS_ARGUMENTS))
+        if unsupported:
+            raise ValueError(f"{type(self).__name__} does not support {unsupported[0]}.")
+        super().__init__(**kwargs)
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay}.")
+        self.custom_players = tuple(
+            name for name, network in networks.items() if isinstance(network, keras.Model))
+        for name in self.players:
+            network = networks[name]
+            if callable(network) and not isinstance(network, keras.Model):
+                network = network()
+            if not isinstance(network, keras.Model):
+                raise TypeError(f"The {name} must be a keras.Model instance, got "
+                                f"{type(network).__name__}.")
+            setattr(self, name, network)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(
+            seed if seed is not None else np.random.randint(2**31 - 1))
+        self.ema_decay = ema_decay
+        for name in self.averaged_players:
+            average = None
+            if ema_decay is not None:
+                average = keras.models.clone_model(getattr(self, name))
+                average.set_weights(getattr(self, name).get_weights())
+                average.trainable = False
+            setattr(self, f"ema_{name}", average)
+        self.historical_averaging = float(historical_averaging)
+        self.historical_means = []
+        if self.historical_averaging:
+            self.historical_means = [
+                self.add_weight(shape=v.shape, initializer="zeros", trainable=False,
+                                name="historical_mean", aggregation="only_first_replica")
+                for v in self.historical_variables
+            ]
+            self.historical_count = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="historical_count",
+                aggregation="only_first_replica")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracker_names}
+        self.frozen_players = frozenset()
+        self.built = True
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizers, options, **kwargs):
+        """Checks the options, then builds one optimizer per player.
+
+        Args:
+            optimizers: `{player: optimizer or None}`; `None` gives the
+                variant's `default_optimizer()`.
+            options: the variant's compile options, by name, as they are
+                saved in the compile config.
+            **kwargs: passed to `keras.Model.compile`, e.g.
+                `steps_per_execution`, `jit_compile`.
+        """
+        self.check_supported(options)
+        super().compile(**kwargs)
+        self.compile_options = dict(options)
+        for name, prefix in self.players.items():
+            optimizer = self._prepare_optimizer(optimizers.get(name))
+            setattr(self, f"{prefix}_optimizer", optimizer)
+            # Build now: a `.keras` file then restores its state, and under
+            # tf.distribute it must not be built inside the step.
+            optimizer.build(getattr(self, name).trainable_variables)
+
+    @classmethod
+    def check_supported(cls, options):
+        """Raises a `ValueError` naming the first option given a value that this
+        variant does not support (and would otherwise ignore)."""
+        for option, value in options.items():
+            if value and option not in cls.supported_options:
+                raise ValueError(f"{cls.__name__} does not support {option}.")
+
+    def default_optimizer(self):
+        """The optimizer each player gets when `compile` is given none."""
+        raise NotImplementedError
+
+    def optimizer_of(self, player):
+        return getattr(self, f"{self.players[player]}_optimizer")
+
+    def _prepare_optimizer(self, optimizer):
+        optimizer = optimizer if optimizer is not None else self.default_optimizer()
+        if isinstance(optimizer, str | dict):
+            optimizer = keras.optimizers.get(optimizer)
+        if _mixed_float16() and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def get_compile_config(self):
+        optimizers = {f"{prefix}_optimizer": keras.saving.serialize_keras_object(
+            self.optimizer_of(name)) for name, prefix in self.players.items()}
+        return {**optimizers, **self.compile_options}
+
+    def compile_from_config(self, config):
+        config = {key: keras.saving.deserialize_keras_object(value)
+                  if key.endswith("_optimizer") else value for key, value in config.items()}
+        self.compile(**config)
+
+    # --------------------------------------------------------------- the step
+    def tape(self):
+        """Records a forward pass; its `minimize(player=loss, ...)` updates players."""
+        return tf_backend.PlayerTape(self)
+
+    def gradient_scale(self, optimizer):
+        """The factor a loss's gradient is multiplied by: the optimizer's loss
+        scale (`mixed_float16`) over the number of replicas, whose gradients
+        `tf.distribute` sums."""
+        return optimizer.scale_loss(ops.ones((), "float32")) / tf_backend.replica_count()
+
+    def sample(self, distribution, shape):
+        """Draws `shape` from `"normal"` or `"uniform"` with a fresh seed,
+        every `tf.distribute` replica its own slice."""
+        return tf_backend.sample_per_replica(distribution, shape, self.seed_generator)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def update_trackers(self, **values):
+        """Updates the named trackers and returns every tracker's result."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if tf_backend.multi_worker():
+            # Keras reduces logs across workers with strategy.reduce(..., axis=0),
+            # which fails on scalars (tensorflow/tensorflow#72388): give them an axis.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    # ------------------------------------------------------ after-step hooks
+    @property
+    def historical_variables(self):
+        return [v for name in self.players for v in getattr(self, name).trainable_variables]
+
+    def historical_penalty(self, player):
+        """`weight * sum ||theta - mean past theta||^2` over `player`'s weights."""
+        if not self.historical_averaging:
+            return 0.0
+        means = dict(zip((id(v) for v in self.historical_variables), self.historical_means,
+                         strict=True))
+        variables = getattr(self, player).trainable_variables
+        penalty = ops.sum(ops.stack([
+            ops.sum(ops.square(ops.cast(v, "float32") - means[id(v)])) for v in variables]))
+        return self.historical_averaging * penalty
+
+    def after_step(self):
+        """Updates the moving averages after the players' updates."""
+        if self.historical_averaging:
+            count = self.historical_count + 1.0
+            for mean, variable in zip(self.historical_means, self.historical_variables,
+                                      strict=True):
+                mean.assign(mean + (ops.cast(variable, "float32") - mean) / count)
+            self.historical_count.assign(count)
+        if self.ema_decay is None:
+            return
+        for name in self.averaged_players:
+            # Warm-up as in tf.train.ExponentialMovingAverage(num_updates=t):
+            # early averages follow the player instead of its initial state.
+            step = ops.cast(self.optimizer_of(name).iterations, "float32")
+            decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+            for average, weight in zip(getattr(self, f"ema_{name}").weights,
+                                       getattr(self, name).weights, strict=True):
+                decay_w = ops.cast(decay, average.dtype)
+                average.assign(decay_w * average + (1.0 - decay_w) * weight)
+
+    def averaged(self, player):
+        """The player's moving average when `ema_decay` is on, else the player."""
+        average = getattr(self, f"ema_{player}", None)
+        return average if average is not None else getattr(self, player)
+
+    def train_only(self, players, dataset, steps, verbose="auto"):
+        """Trains the named players alone for `steps` batches; the others'
+        optimizers take no step. Returns the `History`."""
+        self.frozen_players = frozenset(self.players) - frozenset(players)
+        self.train_function = None  # retrace without the frozen players' updates
+        try:
+            return self.fit(dataset.repeat(), epochs=1, steps_per_epoch=steps,
+                            verbose=verbose)
+        finally:
+            self.frozen_players = frozenset()
+            self.train_function = None
+
+    # ------------------------------------------------------------------ data
+    def check_batch(self, data):
+        """Runs the step's input checks on one batch and returns it unchanged."""
+        return data
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`. XLA drops assertions, so under `jit_compile` the
+        step's input checks run on the input instead: mapped over a
+        `tf.data.Dataset`, or once over in-memory arrays."""
+        if self.jit_compile and x is not None:
+            if tf_backend.is_dataset(x):
+                x = tf_backend.map_dataset(
+                    x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
+            elif isinstance(x, np.ndarray) or ops.is_tensor(x):
+                self.check_batch(_extremes(x) if y is None else (_extremes(x), _extremes(y)))
+            else:
+                warnings.warn(
+                    f"Under jit_compile, {type(self).__name__}.fit checks the input of a "
+                    "tf.data.Dataset or of arrays only, not of "
+                    f"{type(x).__name__} input (XLA ignores the step's assertions).",
+                    stacklevel=2)
+        return super().fit(x, y, *args, **kwargs)
+
+    # --------------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, preset):
+        """The compiled model saved as a preset, ready for `fit`.
+
+        Args:
+            preset: a zoo name (see `keras_gans.list_pretrained()`; each
+                variant's own are in its `presets`) or a preset directory.
+
+        Example:
+
+        ```python
+        gan = keras_gans.DCGAN.from_preset("dcgan_fashion_mnist")
+        gan.fit(my_images, epochs=1)  # fine-tunes both players
+        ```
+        """
+        path = pretrained.pretrained_path(preset)
+        if not saving.is_preset(path):
+            raise ValueError(f"{preset} is a SavedModel export, not a preset; load it with "
+                             "keras_gans.load_pretrained for sampling.")
+        model = saving.load_preset(path)
+        if not isinstance(model, cls):
+            own = ", ".join(cls.presets) or "none"
+            raise ValueError(f"{preset} holds a {type(model).__name__}, not a {cls.__name__} "
+                             f"({cls.__name__} presets: {own}).")
+        return model
+
+    def save_to_preset(self, directory, metadata=None, include_optimizer=False):
+        """Writes this model as a preset directory that `from_preset` loads.
+
+        Args:
+            directory: where `config.json`, `model.weights.h5` and
+                `metadata.json` are written (replacing a previous preset).
+            metadata: more entries for `metadata.json`, e.g. the dataset; the
+                model's own description (`describe()`) comes on top.
+            include_optimizer: also save the optimizers' state.
+
+        Example:
+
+        ```python
+        gan.save_to_preset("presets/my_dcgan", metadata={"dataset": "my_images"})
+        gan = keras_gans.DCGAN.from_preset("presets/my_dcgan")
+        ```
+        """
+        saving.save_preset(self, directory, {**(metadata or {}), **self.describe()},
+                           include_optimizer=include_optimizer,
+                           extras=self.write_preset_extras)
+
+    def describe(self):
+        """What `metadata.json` records about the model itself."""
+        return {"variant": type(self).__name__,
+                "parameters": {name: saving.count_parameters(getattr(self, name))
+                               for name in self.players}}
+
+    def write_preset_extras(self, directory):
+        """Writes files beside a preset's weights (none here)."""
+
+    # --------------------------------------------------------------- saving
+    SEED_STATE_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        # Keras saves no SeedGenerator state; the noise stream is part of a
+        # game's training state, so save it too.
+        super().save_own_variables(store)
+        store[self.SEED_STATE_KEY] = np.asarray(self.seed_generator.state.numpy())
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self.SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[self.SEED_STATE_KEY][...])
+        super().load_own_variables(
+            {key: store[key] for key in keys if key != self.SEED_STATE_KEY})
+
+    def get_config(self):
+        """The constructor's arguments: hyperparameters, and the players the
+        user passed in, saved whole (built ones are rebuilt from the rest)."""
+        config = {name: getattr(self, name) for name in GAME_ARGUMENTS}
+        for parameter in constructor_parameters(type(self)):
+            value = getattr(self, parameter)
+            if parameter in self.players:
+                value = (keras.saving.serialize_keras_object(value)
+                         if parameter in self.custom_players else None)
+            elif isinstance(value, tuple):
+                value = list(value)
+            config[parameter] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = {key: keras.saving.deserialize_keras_object(value)
+                  if key in cls.players and value is not None else value
+                  for key, value in config.items()}
+        return cls(**config)
+
+
+def _extremes(array):
+    """The rows of `array` holding its smallest and largest values, as a tensor.
+
+    The range checks of a whole in-memory dataset then run on two rows.
+    """
+    array = np.asarray(array)
+    if array.size == 0 or array.dtype.kind not in "iuf":
+        return ops.convert_to_tensor(array[:2])
+    rows = [np.unravel_index(np.argmin(array), array.shape)[0],
+            np.unravel_index(np.argmax(array), array.shape)[0]]
+    return ops.convert_to_tensor(array[rows])

@@ -1,0 +1,340 @@
+"""The noise-to-image task: a generator maps z (and labels) to images.
+
+`NoiseToImage` puts on the game layer what GANs from noise share: the
+players `generator` and `discriminator`, `latent_dim`, `sample_latent`,
+`generate(n)`, the SavedModel export with `serving_default(z[, label])`,
+the checks of a batch of images, and the stabilisers that act on what D sees
+(DiffAugment, instance noise, R1, feature matching).
+
+Conditioning is two hooks, `generator_inputs(z, labels)` and
+`discriminator_inputs(images, labels)`, with `check_labels`: an
+unconditional model ignores labels, a conditional one overrides the three.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gans import augment, losses, plotting, saving, tf_backend
+from keras_gans.models.adversarial import AdversarialModel
+from keras_gans.sampling import latent_noise, predict_in_batches
+
+DEFAULT_LEARNING_RATE = 2e-4
+DEFAULT_BETA_1 = 0.5
+
+
+def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1,
+                      beta_2=0.999):
+    """Adam with the DCGAN settings (Radford et al. 2015)."""
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
+
+
+def _mixes_batch(model):
+    """Whether a model's output for one example depends on the rest of the batch."""
+    from keras_gans.layers import MinibatchStdDev
+
+    batch_layers = (keras.layers.BatchNormalization, MinibatchStdDev)
+    return any(isinstance(layer, batch_layers) for layer in model._flatten_layers())
+
+
+class NoiseToImage(AdversarialModel):
+    """A generator of images from noise z, trained against a discriminator.
+
+    Args:
+        generator: a `keras.Model` mapping `z` of shape `(batch, latent_dim)`
+            (and labels, for conditional models) to images in [-1, 1], or a
+            function building one.
+        discriminator: a `keras.Model` mapping images (and labels) to one raw
+            score per image, shape `(batch, 1)`: no sigmoid; or a function
+            building one.
+        **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`; see
+            `AdversarialModel`.
+    """
+
+    players = {"generator": "g", "discriminator": "d"}
+    averaged_players = ("generator",)
+    default_loss = "non_saturating"
+
+    def __init__(self, generator, discriminator, **kwargs):
+        super().__init__({"generator": generator, "discriminator": discriminator}, **kwargs)
+        self.discriminator_mixes_batch = _mixes_batch(self.discriminator)
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def latent_dim(self):
+        return int(self.generator.inputs[0].shape[-1])
+
+    @property
+    def image_shape(self):
+        return tuple(int(d) for d in self.generator.outputs[0].shape[1:])
+
+    @property
+    def num_classes(self):
+        """The number of classes of a conditional model; `None` here."""
+        return None
+
+    @property
+    def conditional(self):
+        return self.num_classes is not None
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, d_optimizer=None, g_optimizer=None, loss=None, label_smoothing=0.0,
+                instance_noise=0.0, instance_noise_steps=0, diff_augment=None,
+                r1_weight=0.0, feature_matching=False, **kwargs):
+        """Configures training. Options the variant does not support are errors.
+
+        Args:
+            d_optimizer, g_optimizer: the discriminator's and the generator's
+                optimizers; the variant's `default_optimizer()` each by
+                default. Give them different learning rates for TTUR (Heusel
+                et al. 2017).
+            loss: an adversarial loss name from `keras_gans.losses.LOSSES`
+                (`"non_saturating"`, `"minimax"`, `"lsgan"`, `"hinge"`,
+                `"wasserstein"`, `"kl"`, ...) or an `AdversarialLoss`.
+            label_smoothing: one-sided label smoothing: real targets become
+                `1 - label_smoothing` (Salimans et al. 2016).
+            instance_noise: standard deviation of Gaussian noise added to every
+                discriminator input (Sonderby et al. 2017).
+            instance_noise_steps: anneal that noise linearly to 0 over this many
+                steps; 0 keeps it constant.
+            diff_augment: DiffAugment policy applied to real and fake images
+                alike, e.g. `"translation,cutout"` (Zhao et al. 2020).
+            r1_weight: gamma of the R1 penalty on real data, added as
+                `gamma / 2 * R1` (Mescheder et al. 2018).
+            feature_matching: train G to match the mean of D's `"features"`
+                layer on real and fake data (Salimans et al. 2016).
+            **kwargs: passed to `keras.Model.compile`, e.g.
+                `steps_per_execution`, `jit_compile`.
+
+        Example:
+
+        ```python
+        gan.compile(d_optimizer=keras.optimizers.Adam(4e-4),
+                    g_optimizer=keras.optimizers.Adam(1e-4), loss="hinge")
+        ```
+        """
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}.")
+        self.adversarial_loss = losses.get(loss or self.default_loss)
+        self.diff_augment = augment.parse_policy(diff_augment)
+        options = {
+            "loss": None if loss is None else self.adversarial_loss.name,
+            "label_smoothing": float(label_smoothing),
+            "instance_noise": float(instance_noise),
+            "instance_noise_steps": int(instance_noise_steps),
+            "diff_augment": ",".join(self.diff_augment) or None,
+            "r1_weight": float(r1_weight),
+            "feature_matching": bool(feature_matching),
+        }
+        super().compile({"discriminator": d_optimizer, "generator": g_optimizer}, options,
+                        **kwargs)
+        self.label_smoothing = options["label_smoothing"]
+        self.instance_noise = options["instance_noise"]
+        self.instance_noise_steps = options["instance_noise_steps"]
+        self.r1_weight = options["r1_weight"]
+        self.feature_matching = options["feature_matching"]
+        self.feature_extractor = None
+        if self.feature_matching:
+            self.feature_extractor = self._discriminator_features()
+
+    def default_optimizer(self):
+        return default_optimizer()
+
+    def _discriminator_features(self):
+        try:
+            features = self.discriminator.get_layer("features").output
+        except ValueError as error:
+            raise ValueError(
+                "feature_matching=True needs a discriminator layer named "
+                "'features' (the builders in keras_gans name one)."
+            ) from error
+        return keras.Model(self.discriminator.inputs, features)
+
+    # ------------------------------------------------------------ conditioning
+    def generator_inputs(self, z, labels=None):
+        """What the generator is called on: `z` here; `[z, labels]` when
+        conditional."""
+        return z
+
+    def discriminator_inputs(self, images, labels=None):
+        """What the discriminator is called on: the images here; `[images,
+        labels]` when conditional."""
+        return images
+
+    def check_labels(self, labels):
+        """The batch's labels as the step uses them: none here, an unconditional
+        model trains on the images of `(images, labels)` pairs alone."""
+        return None
+
+    def sampling_labels(self, n, labels):
+        """The labels `generate(n, labels=...)` passes to the generator."""
+        if labels is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional: it takes no labels.")
+        return None
+
+    # ------------------------------------------------------------------ data
+    def unpack(self, data):
+        """Splits a batch into checked `(images, labels)`."""
+        if isinstance(data, tuple | list):
+            images, labels = data[0], (data[1] if len(data) > 1 else None)
+        elif isinstance(data, dict):
+            images, labels = data.get("images", data.get("image")), data.get("label")
+        else:
+            images, labels = data, None
+        return self.check_images(images), self.check_labels(labels)
+
+    def check_images(self, images):
+        """Returns `images`, or raises a clear error if they are not a batch of
+        floats in [-1, 1] of the model's image shape."""
+        shape = tuple(images.shape[1:])
+        if len(images.shape) != 4 or shape != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__} generates images of shape "
+                f"{self.image_shape}, but the dataset yields batches of shape "
+                f"{tuple(images.shape)}. Resize or rebuild the model for "
+                "these images (a batch must be (batch, height, width, channels))."
+            )
+        if not images.dtype.is_floating:
+            raise ValueError(
+                f"Images must be floats in [-1, 1], got dtype {images.dtype.name}. "
+                "Scale uint8 pixels with x / 127.5 - 1 "
+                "(keras_gans.data.load_dataset does this)."
+            )
+        return tf_backend.checked(images, (
+            ops.max(ops.abs(images)) <= ops.cast(1.0 + 1e-3, images.dtype),
+            "Images must lie in [-1, 1] (scale uint8 pixels with x / 127.5 - 1); "
+            "this batch lies outside."))
+
+    def check_batch(self, data):
+        checked = [value for value in self.unpack(data) if value is not None]
+        return tf_backend.after(checked, data)
+
+    def sample_latent(self, batch_size):
+        """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`."""
+        return self.sample("normal", (batch_size, self.latent_dim))
+
+    # ------------------------------------------------------ stabilisation
+    def discriminator_view(self, images):
+        """What D sees of a batch: DiffAugment and instance noise, if on."""
+        if self.diff_augment:
+            images = augment.diff_augment(images, self.diff_augment, self.seed_generator)
+        if self.instance_noise > 0.0:
+            sigma = self.instance_noise
+            if self.instance_noise_steps:
+                step = ops.cast(self.d_optimizer.iterations, "float32")
+                sigma = sigma * ops.maximum(0.0, 1.0 - step / float(self.instance_noise_steps))
+            noise = tf_backend.normal_like(images, self.seed_generator)
+            images = images + ops.cast(sigma, images.dtype) * noise
+        return images
+
+    def discriminate(self, real_images, fake_images, labels=None):
+        """D's scores of the real and the fake batch as D sees them.
+
+        One batched call when D treats every example on its own (equivalent,
+        and faster), two calls when it has BatchNorm or minibatch statistics.
+        """
+        real = self.discriminator_inputs(self.discriminator_view(real_images), labels)
+        fake = self.discriminator_inputs(self.discriminator_view(fake_images), labels)
+        if self.discriminator_mixes_batch:
+            return (self.discriminator(real, training=True),
+                    self.discriminator(fake, training=True))
+        both = keras.tree.map_structure(
+            lambda r, f: ops.concatenate([r, ops.cast(f, r.dtype)], axis=0), real, fake)
+        return ops.split(self.discriminator(both, training=True), 2, axis=0)
+
+    def r1_penalty(self, real_images, labels=None):
+        """`r1_weight / 2 * E[||grad D(x)||^2]` on real data; 0 when off."""
+        if not self.r1_weight:
+            return 0.0
+        return 0.5 * self.r1_weight * losses.r1_penalty(
+            lambda x: self.discriminator(self.discriminator_inputs(x, labels), training=True),
+            real_images)
+
+    def feature_matching_loss(self, real_images, fake_images, labels=None):
+        """`||E[f(x)] - E[f(G(z))]||^2` on D's `"features"` layer."""
+        return losses.feature_matching_loss(
+            self.feature_extractor(self.discriminator_inputs(real_images, labels),
+                                   training=True),
+            self.feature_extractor(self.discriminator_inputs(fake_images, labels),
+                                   training=True))
+
+    def pretrain_discriminator(self, dataset, steps, verbose="auto"):
+        """Two-stage start: trains D alone for `steps` batches against the
+        untrained generator, then `fit` trains both as usual.
+
+        A better-informed D gives G useful gradients from the first step
+        (Goodfellow et al. 2014 train D for k steps per G step; Arjovsky &
+        Bottou 2017 discuss D near optimality).
+
+        Returns:
+            The `History` of the pre-training.
+        """
+        return self.train_only(["discriminator"], dataset, steps, verbose=verbose)
+
+    # -------------------------------------------------------------- sampling
+    @property
+    def sampling_generator(self):
+        """The generator used for sampling and export: the EMA one when on."""
+        return self.averaged("generator")
+
+    def call(self, inputs, training=False):
+        return self.sampling_generator(inputs, training=training)
+
+    def generate(self, n, seed=None, labels=None, batch_size=256):
+        """Generates `n` images as a float32 numpy array in [-1, 1].
+
+        Args:
+            n: how many images.
+            seed: integer seed for repeatable samples; `None` draws fresh noise.
+            labels: class labels, for conditional models only.
+            batch_size: images per generator call.
+        """
+        labels = self.sampling_labels(n, labels)
+        return self.generate_from(latent_noise(n, self.latent_dim, seed), labels, batch_size)
+
+    def generate_from(self, z, labels=None, batch_size=256):
+        """The sampling generator's images for numpy `z` (and labels)."""
+        inputs = [z] if labels is None else [z, labels]
+        return predict_in_batches(
+            lambda *batch: self.sampling_generator(self.generator_inputs(*batch),
+                                                   training=False),
+            inputs, self.image_shape, batch_size)
+
+    def serving_inputs(self):
+        """The `serving_default` signature's inputs: `z`."""
+        return {"z": ("float32", (None, self.latent_dim))}
+
+    def export(self, path, metadata=None):
+        """Writes the sampling generator as a TensorFlow SavedModel whose
+        `serving_default(**serving_inputs())` returns `{"images": ...}`.
+
+        See `keras_gans.saving.export_endpoint`.
+        """
+        generator = self.sampling_generator
+        info = {**self.describe(), "parameters": saving.count_parameters(generator),
+                **(metadata or {})}
+        return saving.export_endpoint(
+            generator, path,
+            lambda *inputs: {"images": ops.cast(
+                generator(self.generator_inputs(*inputs), training=False), "float32")},
+            self.serving_inputs(), info)
+
+    def describe(self):
+        return {
+            **super().describe(),
+            "image_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "conditional": self.conditional,
+            "ema": self.ema_decay is not None,
+        }
+
+    def write_preset_extras(self, directory):
+        """Writes `samples.png`: 8x8 samples, or 8 per class in rows."""
+        rows = self.num_classes or 8
+        labels = np.repeat(np.arange(rows), 8) if self.conditional else None
+        images = self.generate(rows * 8, seed=0, labels=labels)
+        plotting.save_grid(images, os.path.join(directory, saving.SAMPLES_FILE),
+                           rows=rows, cols=8)

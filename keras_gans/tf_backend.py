@@ -1,0 +1,125 @@
+"""The TensorFlow side of a training step, in one place.
+
+The game and task layers (`keras_gans.models`) call only these functions for
+what Keras' backend-neutral `ops` cannot express: gradient tapes,
+`tf.distribute` replica contexts, stateless random draws and graph
+assertions. A trainer for another Keras backend replaces this module; the
+variants' `train_step`s do not change.
+"""
+
+import tensorflow as tf
+from keras import ops
+
+DISTRIBUTIONS = {"normal": tf.random.stateless_normal, "uniform": tf.random.stateless_uniform}
+
+
+class PlayerTape:
+    """Records a forward pass; `minimize` then updates the named players.
+
+    Args:
+        game: the `AdversarialModel` whose players and optimizers are updated.
+
+    Example:
+
+    ```python
+    with self.tape() as tape:
+        d_loss = ...
+        g_loss = ...
+    tape.minimize(discriminator=d_loss, generator=g_loss)
+    ```
+    """
+
+    def __init__(self, game):
+        self.game = game
+        self.tape = tf.GradientTape(persistent=True)
+
+    def __enter__(self):
+        self.tape.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self.tape.__exit__(*exc_info)
+
+    def minimize(self, **objectives):
+        """Takes one optimizer step for each player on its objective.
+
+        The gradient is seeded with the game's `gradient_scale` (loss scale over
+        replicas), which equals differentiating the scaled loss. Players that
+        `train_only` has frozen are left alone.
+        """
+        for name, objective in objectives.items():
+            if name in self.game.frozen_players:
+                continue
+            player, optimizer = getattr(self.game, name), self.game.optimizer_of(name)
+            variables = player.trainable_variables
+            scale = ops.cast(self.game.gradient_scale(optimizer), objective.dtype)
+            gradients = self.tape.gradient(objective, variables, output_gradients=scale)
+            optimizer.apply(gradients, variables)
+
+
+def input_gradients(function, inputs):
+    """The gradient of `sum(function(inputs))` with respect to `inputs`, in float32."""
+    inputs = ops.cast(inputs, "float32")
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = function(inputs)
+    return ops.cast(tape.gradient(outputs, inputs), "float32")
+
+
+def replica_count():
+    """How many replicas `tf.distribute` sums the gradients of."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def multi_worker():
+    """Whether training runs under a MultiWorkerMirroredStrategy over several workers."""
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode())
+
+
+def sample_per_replica(distribution, shape, seed_generator):
+    """Draws `shape` from `"normal"` or `"uniform"` (0, 1) with a fresh seed.
+
+    Under `tf.distribute`, every replica draws the global batch from the shared
+    seed and keeps its own slice, so replicas get different samples and a
+    distributed step matches a single-device step on the same data.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    batch_size = shape[0]
+    samples = DISTRIBUTIONS[distribution]((batch_size * replicas, *shape[1:]),
+                                          seed=seed_generator.next())
+    if replicas > 1:
+        start = context.replica_id_in_sync_group * batch_size
+        samples = samples[start:start + batch_size]
+    return samples
+
+
+def normal_like(tensor, seed_generator):
+    """Standard normal noise of `tensor`'s shape and dtype (every replica its own)."""
+    return tf.random.stateless_normal(ops.shape(tensor), seed=seed_generator.next(),
+                                      dtype=tensor.dtype)
+
+
+def checked(value, *conditions):
+    """`value`, once every `(condition, message)` holds: in a graph, the checks
+    run before anything that uses `value`, so a bad batch trains nothing."""
+    return after([tf.debugging.Assert(ops.all(condition), [message])
+                  for condition, message in conditions], value)
+
+
+def after(dependencies, value):
+    """`value`, computed only once the tensors `dependencies` are."""
+    with tf.control_dependencies(dependencies):
+        return tf.nest.map_structure(tf.identity, value)
+
+
+def is_dataset(x):
+    return isinstance(x, tf.data.Dataset)
+
+
+def map_dataset(dataset, function):
+    """`dataset.map(function)` in order, prefetched."""
+    return dataset.map(function, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(tf.data.AUTOTUNE)
