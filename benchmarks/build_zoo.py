@@ -1,11 +1,13 @@
-"""Builds `saved_models/` from finished training runs and prints the zoo table.
+"""Builds the zoo (presets and serving exports) from training runs; prints its table.
 
 Each run directory is the `--out` of a `keras-gans train` command (see
 `RECIPES`). For every model this script evaluates the exported generator with
 `keras_gans.evaluation.evaluate_generator` (10k samples against the
 Fashion-MNIST test set, in the bundled classifier's feature space), renders
 `samples.png`, adds the evaluation and the recipe to `metadata.json`, and
-installs the export as `saved_models/<name>/` with an atomic rename. The
+installs the export as `saved_models/<name>/` and the run's preset (both
+players, written by `keras-gans train`) as `keras_gans/presets/<name>/`,
+each with an atomic rename. The
 reference (TensorFlow's DCGAN tutorial recipe, `reference_dcgan.py`) is
 evaluated the same way at every training budget saved under
 `<runs>/reference_dcgan/`, for comparison at equal CPU time.
@@ -74,7 +76,7 @@ def recipe_arguments(command):
     return arguments
 
 
-def build_model(name, run_dir, command, out_dir, n):
+def build_model(name, run_dir, command, out_dir, presets_dir, n):
     export_dir = os.path.join(run_dir, "generator")
     generator = saving.load_generator(export_dir)
     trained_with = generator.metadata.get("command", "")
@@ -89,6 +91,14 @@ def build_model(name, run_dir, command, out_dir, n):
         with open(os.path.join(tmp, saving.METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         render_samples(saving.load_generator(tmp), os.path.join(tmp, "samples.png"))
+    preset_dir = os.path.join(run_dir, "preset")
+    if os.path.isdir(preset_dir):
+        with atomic_path(os.path.join(presets_dir, name)) as tmp:
+            shutil.copytree(preset_dir, tmp)
+            saving.write_metadata(tmp, {**saving.read_metadata(preset_dir), **result,
+                                        "command": command, "name": name})
+    else:
+        print(f"{name}: {run_dir} holds no preset; keeping keras_gans/presets/{name}")
     return metadata
 
 
@@ -151,6 +161,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--out", default="saved_models")
+    parser.add_argument("--presets", default=os.path.join("keras_gans", "presets"))
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--only", nargs="*", choices=list(RECIPES),
                         help="rebuild only these models; the table keeps the others' rows")
@@ -161,7 +172,7 @@ def main():
         run_dir = os.path.join(args.runs, run)
         selected = not args.only or name in args.only
         if selected and os.path.isdir(os.path.join(run_dir, "generator")):
-            rows[name] = build_model(name, run_dir, command, args.out, args.n)
+            rows[name] = build_model(name, run_dir, command, args.out, args.presets, args.n)
         elif os.path.isdir(os.path.join(args.out, name)):
             print(f"keeping the shipped {name}"
                   + (f": no export in {run_dir}" if selected else ""))
