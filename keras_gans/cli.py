@@ -437,7 +437,7 @@ def run_train(args):
 
 
 def _load_any(name):
-    """A pretrained name, an export directory or a `.keras` file -> generator."""
+    """A pretrained name, a preset or export directory, or a `.keras` file."""
     from keras_gans import pretrained, saving
 
     if name.endswith(".keras"):

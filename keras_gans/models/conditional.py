@@ -42,7 +42,8 @@ class ConditionalGAN(GAN):
     ```
     """
 
-    presets = {"cgan_fashion_mnist": "8 epochs on Fashion-MNIST, EMA generator"}
+    presets = {"cgan_fashion_mnist": "Fashion-MNIST; generator trained 8 epochs (EMA), "
+                                     "discriminator untrained"}
 
     def __init__(self, num_classes=10, image_shape=(28, 28, 1), latent_dim=100,
                  generator=None, discriminator=None, spectral_norm=False,

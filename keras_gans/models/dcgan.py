@@ -29,7 +29,8 @@ class DCGAN(GAN):
     ```
     """
 
-    presets = {"dcgan_fashion_mnist": "45 epochs on Fashion-MNIST, EMA generator"}
+    presets = {"dcgan_fashion_mnist": "Fashion-MNIST; generator trained 45 epochs (EMA), "
+                                      "discriminator untrained"}
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,

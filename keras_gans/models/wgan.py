@@ -109,7 +109,8 @@ class WGAN(CriticGame):
     ```
     """
 
-    presets = {"wgan_fashion_mnist": "14 epochs on Fashion-MNIST, clip 0.05, EMA generator"}
+    presets = {"wgan_fashion_mnist": "Fashion-MNIST, clip 0.05; generator trained 14 epochs "
+                                     "(EMA), critic untrained"}
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, n_critic=5, clip_value=0.01, **kwargs):

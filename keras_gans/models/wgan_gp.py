@@ -35,7 +35,8 @@ class WGANGP(CriticGame):
     """
 
     tracker_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
-    presets = {"wgan-gp_fashion_mnist": "18 epochs on Fashion-MNIST, n_critic 1, EMA generator"}
+    presets = {"wgan-gp_fashion_mnist": "Fashion-MNIST, n_critic 1; generator trained 18 "
+                                        "epochs (EMA), critic untrained"}
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, n_critic=5, gp_weight=10.0, **kwargs):
