@@ -345,7 +345,7 @@ def test_list_shows_models_found_in_keras_gans_models(dcgan_run, monkeypatch, ca
 def test_list_with_no_models(tmp_path, monkeypatch, capsys):
     import keras_gans.pretrained
 
-    monkeypatch.setattr(keras_gans.pretrained, "SOURCE_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(keras_gans.pretrained, "PRESETS_DIR", str(tmp_path))
     monkeypatch.delenv("KERAS_GANS_MODELS", raising=False)
     assert run(["list"]) == 0
     assert "No pretrained models found" in capsys.readouterr().out

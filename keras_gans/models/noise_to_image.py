@@ -21,15 +21,6 @@ from keras_gans import augment, losses, plotting, saving, tf_backend
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.sampling import latent_noise, predict_in_batches
 
-DEFAULT_LEARNING_RATE = 2e-4
-DEFAULT_BETA_1 = 0.5
-
-
-def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1,
-                      beta_2=0.999):
-    """Adam with the DCGAN settings (Radford et al. 2015)."""
-    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
-
 
 def _mixes_batch(model):
     """Whether a model's output for one example depends on the rest of the batch."""
@@ -117,19 +108,21 @@ class NoiseToImage(AdversarialModel):
         """
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}.")
-        self.adversarial_loss = losses.get(loss or self.default_loss)
-        self.diff_augment = augment.parse_policy(diff_augment)
+        adversarial_loss = losses.get(loss or self.default_loss)
+        policy = augment.parse_policy(diff_augment)
         options = {
-            "loss": None if loss is None else self.adversarial_loss.name,
+            "loss": None if loss is None else adversarial_loss.name,
             "label_smoothing": float(label_smoothing),
             "instance_noise": float(instance_noise),
             "instance_noise_steps": int(instance_noise_steps),
-            "diff_augment": ",".join(self.diff_augment) or None,
+            "diff_augment": ",".join(policy) or None,
             "r1_weight": float(r1_weight),
             "feature_matching": bool(feature_matching),
         }
         super().compile({"discriminator": d_optimizer, "generator": g_optimizer}, options,
                         **kwargs)
+        self.adversarial_loss = adversarial_loss
+        self.diff_augment = policy
         self.label_smoothing = options["label_smoothing"]
         self.instance_noise = options["instance_noise"]
         self.instance_noise_steps = options["instance_noise_steps"]
@@ -140,7 +133,8 @@ class NoiseToImage(AdversarialModel):
             self.feature_extractor = self._discriminator_features()
 
     def default_optimizer(self):
-        return default_optimizer()
+        """Adam(2e-4, beta_1=0.5), the DCGAN settings (Radford et al. 2015)."""
+        return keras.optimizers.Adam(2e-4, beta_1=0.5)
 
     def _discriminator_features(self):
         try:
