@@ -429,11 +429,10 @@ def run_train(args):
         "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
-    preset_dir = os.path.join(out, "preset")
-    model.save_to_preset(preset_dir, metadata=run_metadata)
+    model.save_to_preset(os.path.join(out, "preset"), metadata=run_metadata)
     last_grid = grid.paths[-1] if grid.paths else None
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"Samples: {last_grid}. Generator: {export_dir}. Preset: {preset_dir}")
+          f"Samples: {last_grid}. Generator: {export_dir}")
 
 
 def _load_any(name):

@@ -4,6 +4,7 @@ from one and fine-tunes `DCGAN.from_preset` with `fit`."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -36,9 +37,15 @@ def run(command, **kwargs):
 def test_a_wheel_installs_the_zoo_into_a_fresh_virtualenv(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
+    source, wheels, venv = tmp_path / "source", tmp_path / "wheels", tmp_path / "venv"
+    # Build from a copy of what the wheel is made of, so the build leaves no
+    # build/ or .egg-info in the checkout.
+    shutil.copytree(os.path.join(REPOSITORY, "keras_gans"), source / "keras_gans",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.cfg", "README.md"):
+        shutil.copy(os.path.join(REPOSITORY, name), source / name)
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), REPOSITORY], env=env, cwd=tmp_path)
+         "-w", str(wheels), str(source)], env=env, cwd=tmp_path)
     (wheel,) = wheels.iterdir()
     run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], env=env)
     run([str(venv / "bin" / "pip"), "install", "--no-deps", "--no-index", "--ignore-installed",

@@ -355,8 +355,8 @@ class AdversarialModel(keras.Model):
     def describe(self):
         """What `metadata.json` records about the model itself."""
         return {"variant": type(self).__name__,
-                "parameters": {name: saving.count_parameters(getattr(self, name))
-                               for name in self.players}}
+                "player_parameters": {name: saving.count_parameters(getattr(self, name))
+                                      for name in self.players}}
 
     def write_preset_extras(self, directory):
         """Writes files beside a preset's weights (none here)."""

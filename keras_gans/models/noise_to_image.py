@@ -307,8 +307,7 @@ class NoiseToImage(AdversarialModel):
         See `keras_gans.saving.export_endpoint`.
         """
         generator = self.sampling_generator
-        info = {**self.describe(), "parameters": saving.count_parameters(generator),
-                **(metadata or {})}
+        info = {**self.describe(), **(metadata or {})}
         return saving.export_endpoint(
             generator, path,
             lambda *inputs: {"images": ops.cast(
@@ -322,6 +321,7 @@ class NoiseToImage(AdversarialModel):
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,
             "conditional": self.conditional,
+            "parameters": saving.count_parameters(self.sampling_generator),
             "ema": self.ema_decay is not None,
         }
 
