@@ -146,9 +146,8 @@ def _write_class_folders(root, per_class=3):
 def test_load_from_directory_reads_class_folders_of_pngs(tmp_path):
     _write_class_folders(tmp_path / "pets")
 
-    grey = data.load_from_directory(str(tmp_path / "pets"), image_size=(16, 16))
-    rgb = data.load_from_directory(str(tmp_path / "pets"), image_size=(8, 8),
-                                   color_mode="rgb")
+    grey = data.load_from_directory(str(tmp_path / "pets"), image_size=(16, 16), channels=1)
+    rgb = data.load_from_directory(str(tmp_path / "pets"), image_size=(8, 8))
 
     assert grey.images.shape == (6, 16, 16, 1) and grey.images.dtype == np.uint8
     assert rgb.images.shape == (6, 8, 8, 3)
@@ -157,8 +156,9 @@ def test_load_from_directory_reads_class_folders_of_pngs(tmp_path):
     assert grey.name == "pets"
 
 
-def test_load_from_directory_needs_image_size_for_class_folders(tmp_path):
+def test_load_from_directory_needs_image_size_for_mixed_sizes(tmp_path):
     _write_class_folders(tmp_path / "pets", per_class=1)
+    Image.new("RGB", (10, 12)).save(tmp_path / "pets" / "dogs" / "small.png")
     with pytest.raises(ValueError, match="image_size"):
         data.load_from_directory(str(tmp_path / "pets"))
 
