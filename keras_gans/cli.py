@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10")
+DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LR_SCHEDULES = ("constant", "linear")
 
@@ -61,15 +61,37 @@ def _build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("variant", choices=sorted(VARIANTS), help="the GAN variant")
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", default="fashion_mnist",
+    data.add_argument("--dataset",
                       help=f"dataset name ({', '.join(DATASETS)}, or any "
-                      "tensorflow-datasets image dataset)")
-    data.add_argument("--data-dir", help="read the dataset from this directory "
-                      "(IDX files, a .npz, or class folders)")
+                      "tensorflow-datasets image dataset); default: the --data-dir "
+                      "folder's name, else fashion_mnist")
+    data.add_argument("--data-dir", help="read the dataset from this directory: IDX "
+                      "files, a .npz, or images (PNG, JPEG, GIF, BMP), flat or in "
+                      "class folders; for emoji, the npm package or its .tgz")
+    data.add_argument("--style", choices=("google", "twitter"), default="google",
+                      help="emoji style: Noto Color Emoji or Twemoji")
+    data.add_argument("--image-size", type=_positive_int, metavar="N",
+                      help="resize every image to NxN (default: as stored; emoji 64)")
+    data.add_argument("--channels", type=int, choices=(1, 3),
+                      help="1 (grayscale) or 3 (RGB); default: from the data")
+    data.add_argument("--background", default="white",
+                      help="colour that transparent pixels are laid onto (a name or "
+                      "#rrggbb)")
+    data.add_argument("--resize", choices=("crop", "pad", "stretch"), default="crop",
+                      help="how --image-size treats another aspect ratio: centre crop, "
+                      "pad with the background colour, or stretch")
+    data.add_argument("--bad-images", choices=("warn", "error"), default="warn",
+                      help="an unreadable image file is skipped with a warning, or "
+                      "stops the run")
     data.add_argument("--limit", type=_positive_int,
                       help="train on the first N images only")
     run = train.add_argument_group("run")
-    run.add_argument("--epochs", type=_positive_int, default=5)
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int,
+                        help="passes over the data (default 5)")
+    length.add_argument("--steps", type=_positive_int,
+                        help="train for at least this many steps, rounded up to whole "
+                        "epochs; small datasets need more epochs than large ones")
     run.add_argument("--batch-size", type=_positive_int, default=64,
                      help="images per step; for WGAN and WGAN-GP the critic "
                      "minibatch, each step reading n_critic of them")
@@ -149,8 +171,33 @@ def _build_parser():
     return parser
 
 
+def _dataset_name(args):
+    """`--dataset`, else the `--data-dir` folder's name, else fashion_mnist."""
+    if args.dataset:
+        return args.dataset
+    if args.data_dir:
+        return os.path.basename(os.path.normpath(os.path.expanduser(args.data_dir)))
+    return "fashion_mnist"
+
+
+def _run_name(args):
+    name = f"{args.variant}_{args.dataset}"
+    if args.dataset == "emoji":
+        name += f"_{args.style}"
+    return name + (f"_{args.image_size}" if args.image_size else "")
+
+
+def _load_training_images(args):
+    from keras_gans import data
+
+    return data.load_images(
+        args.dataset, "train", data_dir=args.data_dir, image_size=args.image_size,
+        channels=args.channels, style=args.style, background=args.background,
+        resize=args.resize, on_error="raise" if args.bad_images == "error" else "warn")
+
+
 def _out_dir(args):
-    out = args.out or os.path.join("runs", f"{args.variant}_{args.dataset}")
+    out = args.out or os.path.join("runs", _run_name(args))
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
     return out
@@ -351,10 +398,11 @@ def run_train(args):
     from keras_gans import data, hardware, saving
 
     _check_variant_options(args)
+    args.dataset = _dataset_name(args)
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
-    images = data.load_images(args.dataset, "train", data_dir=args.data_dir)
+    images = _load_training_images(args)
     conditional = args.variant == "cgan"
     if conditional and images.labels is None:
         raise CLIError(f"cgan needs labels, but {images.source} has none")
@@ -387,6 +435,10 @@ def run_train(args):
     dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
     steps_per_epoch = int(dataset.cardinality())
+    if args.steps:
+        args.epochs = math.ceil(args.steps / steps_per_epoch)
+        print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
+    args.epochs = args.epochs or 5
     if model is None:
         model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch)
     else:
@@ -419,6 +471,10 @@ def run_train(args):
     export_dir = os.path.join(out, "generator")
     model.export(export_dir, metadata={
         "dataset": args.dataset,
+        **({"style": args.style} if args.dataset == "emoji" else {}),
+        **({"data_dir": os.path.abspath(os.path.expanduser(args.data_dir))}
+           if args.data_dir else {}),
+        "source": images.source,
         "class_names": images.class_names,
         "epochs": args.epochs,
         "batch_size": args.batch_size,

@@ -308,6 +308,9 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
     if split not in SPLITS or (split == "all" and name != "emoji"):
         raise ValueError(f"Unknown split {split!r}; expected 'train' or 'test'"
                          + (" or 'all'" if name == "emoji" else "") + ".")
+    suggestion = name.replace("-", "_").lower()
+    if data_dir is None and name not in CLASS_NAMES and suggestion in CLASS_NAMES:
+        raise DatasetNotFoundError(f"Unknown dataset {name!r}; did you mean {suggestion!r}?")
     conversion = dict(image_size=image_size, channels=channels, background=background,
                       resize=resize)
     if name == "emoji":
