@@ -25,6 +25,7 @@ in the style `style=` names.
 import gzip
 import os
 import struct
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,17 +145,22 @@ def _load_idx_dir(directory, split):
 
 
 def _load_npz(path, split):
-    with np.load(path, allow_pickle=False) as arrays:
-        keys = set(arrays.files)
-        for image_key, label_key in (
-            (f"x_{split}", f"y_{split}"),
-            (f"{split}_images", f"{split}_labels"),
-            ("images", "labels"),
-            ("x", "y"),
-        ):
-            if image_key in keys:
-                labels = arrays[label_key] if label_key in keys else None
-                return arrays[image_key], labels
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            keys = set(arrays.files)
+            for image_key, label_key in (
+                (f"x_{split}", f"y_{split}"),
+                (f"{split}_images", f"{split}_labels"),
+                ("images", "labels"),
+                ("x", "y"),
+            ):
+                if image_key in keys:
+                    labels = arrays[label_key] if label_key in keys else None
+                    return arrays[image_key], labels
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not a readable .npz file ({error}).") from None
+    except ValueError as error:  # e.g. arrays of Python objects
+        raise ValueError(f"{path}: {error}") from None
     raise ValueError(
         f"{path} holds arrays {sorted(keys)}; expected x_{split}/y_{split}, "
         f"{split}_images/{split}_labels, images/labels or x/y."
@@ -202,9 +208,11 @@ def load_from_directory(directory, split="train", name=None, image_size=None,
         class_names, ids = folder_classes or [], np.asarray(paths)
     images = image_files.conform(as_uint8_images(images, source=directory), image_size,
                                  channels, background, resize)
+    if labels is not None:
+        labels = as_int_labels(labels, f"{directory} labels", len(class_names) or None)
     return ImageData(
         images=images,
-        labels=None if labels is None else np.asarray(labels, np.int32),
+        labels=labels,
         name=name,
         source=f"directory:{directory}",
         class_names=class_names,
@@ -231,7 +239,8 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
     class_names = list(getattr(label_feature, "names", []) or [])
     return ImageData(
         images=as_uint8_images(arrays["image"], source=f"tfds:{name}"),
-        labels=np.asarray(arrays["label"], np.int32) if "label" in arrays else None,
+        labels=as_int_labels(arrays["label"], f"tfds:{name} labels")
+        if "label" in arrays else None,
         name=name,
         source=f"tfds:{name}",
         class_names=class_names or CLASS_NAMES.get(name, []),
@@ -241,8 +250,10 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
 def as_uint8_images(images, source="images"):
     """Checks an image array and returns it as uint8 `(N, H, W, C)`.
 
-    Accepts uint8 pixels in [0, 255], or floats in [0, 255] that hold whole
-    numbers. Raises a `ValueError` that names the problem otherwise.
+    Accepts uint8 pixels in [0, 255], or integers or floats in [0, 255] that
+    hold whole numbers. Raises a `ValueError` that names the problem
+    otherwise: NaN or infinite pixels, fractions, or floats that all lie in
+    [0, 1] (images scaled to [0, 1], which would train on black).
     """
     images = np.asarray(images)
     if images.ndim == 3:
@@ -260,12 +271,62 @@ def as_uint8_images(images, source="images"):
         )
     if images.dtype == np.uint8:
         return images
-    if images.size and (images.min() < 0 or images.max() > 255):
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{source}: pixels must be numbers, got dtype {images.dtype}.")
+    if images.size == 0:
+        return images.astype(np.uint8)
+    if np.issubdtype(images.dtype, np.floating):
+        if not np.all(np.isfinite(images)):
+            raise ValueError(f"{source}: {int(np.sum(~np.isfinite(images)))} pixel values "
+                             "are NaN or infinite.")
+        if images.max() <= 1.0 and images.min() >= 0.0 and np.any(images % 1 != 0):
+            raise ValueError(f"{source}: float pixels lie in [0, 1]; keras-gans expects "
+                             "values in [0, 255]: multiply them by 255.")
+    if images.min() < 0 or images.max() > 255:
         raise ValueError(
             f"{source}: pixel values lie in [{images.min()}, {images.max()}]; "
             "expected uint8-style values in [0, 255]."
         )
+    fractional = images[images % 1 != 0] if np.issubdtype(images.dtype, np.floating) else []
+    if len(fractional):
+        raise ValueError(f"{source}: pixel values must be whole numbers in [0, 255]; "
+                         f"found {fractional[0]:g}.")
     return images.astype(np.uint8)
+
+
+def as_int_labels(labels, source="labels", num_classes=None):
+    """Checks class labels and returns them as int32, without rounding.
+
+    Integers, or floats that hold whole numbers, in `[0, num_classes)`.
+    Strings (even `"8"`) and fractions are errors that name `source`.
+
+    Example:
+
+    ```python
+    as_int_labels(np.array([0.0, 2.0]), num_classes=3)   # array([0, 2], dtype=int32)
+    ```
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{source}: labels must be one number per image, got shape "
+                         f"{labels.shape}.")
+    if labels.dtype == bool or not (np.issubdtype(labels.dtype, np.integer)
+                                    or np.issubdtype(labels.dtype, np.floating)):
+        example = f" such as '{labels.flat[0]}'" if labels.size else ""
+        raise ValueError(f"{source}: labels must be integers, got {labels.dtype} "
+                         f"values{example}.")
+    if labels.size == 0:
+        return labels.astype(np.int32)
+    if np.issubdtype(labels.dtype, np.floating):
+        bad = labels[~np.isfinite(labels) | (labels % 1 != 0)]
+        if bad.size:
+            raise ValueError(f"{source}: labels must be whole numbers, found {bad[0]:g}.")
+    if labels.min() < 0:
+        raise ValueError(f"{source}: labels must be at least 0, found {labels.min():g}.")
+    if num_classes is not None and labels.max() >= num_classes:
+        raise ValueError(f"{source}: label {labels.max():g} is out of range for "
+                         f"{num_classes} classes (0 to {num_classes - 1}).")
+    return labels.astype(np.int32)
 
 
 def load_images(name="fashion_mnist", split="train", data_dir=None,
@@ -400,12 +461,10 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
             f"{batch_size}: use a smaller batch_size or drop_remainder=False."
         )
     if labels is not None:
-        labels = np.asarray(labels)
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"Labels must be integers, got dtype {labels.dtype}.")
+        labels = as_int_labels(labels)
         if len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels.")
-        elements = (images, labels.astype(np.int32))
+        elements = (images, labels)
     else:
         elements = images
     dataset = tf.data.Dataset.from_tensor_slices(elements)
