@@ -161,10 +161,25 @@ def _build_parser():
         "evaluate", help="FID, KID, IS and class coverage of a generator",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     evaluate.add_argument("model", help="pretrained name, export directory or .keras file")
-    evaluate.add_argument("--dataset", default="fashion_mnist")
-    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--dataset", help="the real images' dataset (default: the one "
+                          "the model's metadata records; with --data-dir alone, the "
+                          "folder's name unless the model was trained on "
+                          f"{', '.join(DATASETS)})")
+    evaluate.add_argument("--data-dir", help="the real images' folder (default: the one "
+                          "the model was trained on); for emoji, the npm package or .tgz")
+    evaluate.add_argument("--style", choices=("google", "twitter"),
+                          help="emoji style (default: the model's, else google)")
+    evaluate.add_argument("--split", choices=("test", "train", "all"), default="test",
+                          help="the real split; a folder without train/ and test/ "
+                          "sub-folders gives all its images")
+    evaluate.add_argument("--features", default="classifier",
+                          help="feature space: classifier (the dataset's shipped one, or "
+                          "one trained on --data-dir's class folders and cached), "
+                          "inception (downloads ImageNet weights), or a .weights.h5 / "
+                          ".keras extractor file")
     evaluate.add_argument("--n", type=_positive_int, default=10000,
-                          help="generated and real images compared")
+                          help="the number of generated images; real images are the "
+                          "whole split")
     evaluate.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("list", help="list the pretrained generators")
@@ -521,13 +536,56 @@ def run_sample(args):
     print(f"Wrote {len(images)} samples to {args.out}")
 
 
+def _model_metadata(name, generator):
+    """An export's metadata; for a `.keras` checkpoint, its run's export's."""
+    from keras_gans import saving
+
+    if hasattr(generator, "metadata"):
+        return generator.metadata
+    folder = os.path.dirname(os.path.abspath(name))
+    for run_dir in (folder, os.path.dirname(folder)):
+        metadata = saving.read_metadata(os.path.join(run_dir, "generator"))
+        if metadata:
+            return metadata
+    return {}
+
+
+def _evaluation_data(args, metadata):
+    """The dataset, data folder and style to evaluate against: the options
+    given, else those the model's metadata records."""
+    recorded = metadata.get("dataset")
+    if args.dataset:
+        dataset = args.dataset
+    elif args.data_dir:
+        dataset = recorded if recorded in DATASETS else os.path.basename(
+            os.path.normpath(os.path.expanduser(args.data_dir)))
+    elif recorded:
+        dataset = recorded
+    else:
+        raise CLIError(f"{args.model} records no dataset: pass --dataset NAME or "
+                       "--data-dir DIR")
+    data_dir = args.data_dir
+    if data_dir is None and dataset == recorded and metadata.get("data_dir"):
+        data_dir = metadata["data_dir"]
+        if not os.path.exists(data_dir):
+            raise CLIError(f"{args.model} was trained on {data_dir}, which is not there: "
+                           "pass --data-dir DIR")
+    style = args.style or (metadata.get("style") if recorded == "emoji" else None)
+    return dataset, data_dir, style or "google"
+
+
 def run_evaluate(args):
-    from keras_gans import evaluation
+    from keras_gans import data, evaluation
 
     generator = _load_any(args.model)
-    result = evaluation.evaluate_generator(
-        generator, dataset=args.dataset, data_dir=args.data_dir, n=args.n,
-        seed=args.seed)
+    dataset, data_dir, style = _evaluation_data(args, _model_metadata(args.model, generator))
+    try:
+        result = evaluation.evaluate_generator(
+            generator, dataset=dataset, data_dir=data_dir, n=args.n, seed=args.seed,
+            style=style, split=args.split, features=args.features)
+    except data.DatasetNotFoundError:
+        raise CLIError(f"dataset {dataset!r} was not found: pass --data-dir DIR, the "
+                       "folder of its images") from None
     print(json.dumps(result))
 
 
