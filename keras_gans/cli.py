@@ -1,10 +1,12 @@
 """The `keras-gans` command: train, sample, evaluate, list."""
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import shlex
+import shutil
 import sys
 
 DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
@@ -21,6 +23,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default once, where it has one worth showing."""
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and "default" not in help_text and action.option_strings:
+            help_text += " (default: %(default)s)"
+        return help_text
 
 
 def _positive_int(text):
@@ -51,6 +64,8 @@ def _build_parser():
         prog="keras-gans",
         description="Train, sample and evaluate generative adversarial networks.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and device messages")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{train,sample,evaluate,list}")
 
@@ -58,7 +73,7 @@ def _build_parser():
         "train", help="train a GAN variant",
         description="Train a GAN with model.fit: a sample grid and a checkpoint "
         "per epoch, the generator exported as a SavedModel at the end.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     train.add_argument("variant", choices=sorted(VARIANTS), help="the GAN variant")
     data = train.add_argument_group("data")
     data.add_argument("--dataset",
@@ -95,9 +110,13 @@ def _build_parser():
     run.add_argument("--batch-size", type=_positive_int, default=64,
                      help="images per step; for WGAN and WGAN-GP the critic "
                      "minibatch, each step reading n_critic of them")
-    run.add_argument("--out", help="output directory (default runs/VARIANT_DATASET)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue from the checkpoint in OUT")
+    run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue the run in OUT from its checkpoint")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="delete the run in OUT (checkpoint, samples, history, "
+                          "generator) and train afresh")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--precision", choices=PRECISIONS, default="float32",
                      help="Keras dtype policy; mixed_bfloat16 is fast only on GPUs "
@@ -149,7 +168,7 @@ def _build_parser():
 
     sample = commands.add_parser(
         "sample", help="render a grid from an exported or pretrained generator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     sample.add_argument("model", help="pretrained name, export directory or .keras file")
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--out", default="grid.png", help="PNG path")
@@ -159,7 +178,7 @@ def _build_parser():
 
     evaluate = commands.add_parser(
         "evaluate", help="FID, KID, IS and class coverage of a generator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     evaluate.add_argument("model", help="pretrained name, export directory or .keras file")
     evaluate.add_argument("--dataset", help="the real images' dataset (default: the one "
                           "the model's metadata records; with --data-dir alone, the "
@@ -211,11 +230,29 @@ def _load_training_images(args):
         resize=args.resize, on_error="raise" if args.bad_images == "error" else "warn")
 
 
+# What a run writes under --out.
+RUN_FILES = ("checkpoint", "samples", "history.json", "generator")
+
+
 def _out_dir(args):
     out = args.out or os.path.join("runs", _run_name(args))
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
+    previous = _previous_run(out)
+    if previous and not (args.resume or args.overwrite):
+        raise CLIError(f"--out {out} already holds a run ({', '.join(previous)}): "
+                       "continue it with --resume, or replace it with --overwrite")
     return out
+
+
+def _previous_run(out):
+    return [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
+
+
+def _delete_previous_run(out):
+    for name in _previous_run(out):
+        path = os.path.join(out, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 # The model options that only some variants take, and their defaults there.
@@ -418,6 +455,8 @@ def run_train(args):
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
     images = _load_training_images(args)
+    if args.overwrite:
+        _delete_previous_run(out)
     conditional = args.variant == "cgan"
     if conditional and images.labels is None:
         raise CLIError(f"cgan needs labels, but {images.source} has none")
@@ -499,9 +538,9 @@ def run_train(args):
         "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
-    last_grid = grid.paths[-1] if grid.paths else None
+    samples = f"Samples: {grid.paths[-1]}. " if grid.paths else ""
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"Samples: {last_grid}. Generator: {export_dir}")
+          f"{samples}Generator: {export_dir}")
 
 
 def _load_any(name):
@@ -612,7 +651,41 @@ COMMANDS = {"train": run_train, "sample": run_sample, "evaluate": run_evaluate,
             "list": run_list}
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(silenced):
+    """Hides what native code writes to file descriptor 2, e.g. TensorFlow's
+    start-up lines ("oneDNN custom operations are on", "failed call to
+    cuInit"), which its C++ logging prints before any setting can stop it."""
+    if not silenced:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _start_tensorflow(verbose):
+    """Imports TensorFlow and makes its devices, quietly unless `verbose` or
+    the user set `TF_CPP_MIN_LOG_LEVEL` themselves."""
+    quiet = not verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _native_stderr_silenced(quiet):
+        import tensorflow as tf
+
+        tf.config.list_logical_devices("CPU")
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _start_tensorflow(verbose="--verbose" in argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
