@@ -7,7 +7,9 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import sys
+import tempfile
 
 DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -128,6 +130,9 @@ def _build_parser():
     run.add_argument("--jit-compile", action="store_true",
                      help="compile the step with XLA (faster on some CPUs, slower on "
                      "others: see the README's Performance section)")
+    run.add_argument("--stop-on-collapse", action="store_true",
+                     help="stop at the first epoch whose samples have collapsed or "
+                     "saturated (a warning otherwise; such a generator is never exported)")
     run.add_argument("--gif", action="store_true",
                      help="write an animated GIF of the sample grids")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -238,11 +243,41 @@ def _out_dir(args):
     out = args.out or os.path.join("runs", _run_name(args))
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise CLIError(f"--out {out} cannot be written: {error.strerror}") from None
     previous = _previous_run(out)
     if previous and not (args.resume or args.overwrite):
         raise CLIError(f"--out {out} already holds a run ({', '.join(previous)}): "
                        "continue it with --resume, or replace it with --overwrite")
     return out
+
+
+def _read_history(out, epochs):
+    """The first `epochs` epochs of `out`'s history.json, for a checkpoint
+    whose state does not hold them."""
+    path = os.path.join(out, "history.json")
+    try:
+        with open(path) as f:
+            return {key: values[:epochs] for key, values in json.load(f).items()}
+    except FileNotFoundError:
+        return {}
+    except (ValueError, AttributeError) as error:
+        raise CLIError(f"{path} is corrupt ({error}); move it away to resume "
+                       "without the earlier epochs' logs") from None
+
+
+def _checkpoint_kept(checkpoint):
+    """Which checkpoint a stopped run leaves, for its message."""
+    from keras_gans.callbacks import GANCheckpoint
+
+    state = GANCheckpoint.read_state(checkpoint.directory)
+    if not state:
+        return "No checkpoint was written."
+    return f"The checkpoint {checkpoint.path} ({GANCheckpoint.where(state)}) is intact."
 
 
 def _previous_run(out):
@@ -447,7 +482,7 @@ def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import data, hardware, saving
+    from keras_gans import data, files, hardware, saving
 
     _check_variant_options(args)
     args.dataset = _dataset_name(args)
@@ -465,19 +500,24 @@ def run_train(args):
         x, y = x[:args.limit], None if y is None else y[:args.limit]
 
     checkpoint_dir = os.path.join(out, "checkpoint")
-    model, initial_epoch, previous_seconds = None, 0, 0.0
+    model, initial_epoch, state = None, 0, {}
     if args.resume:
         model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint_dir)
-        previous_seconds = gan_callbacks.GANCheckpoint.read_state(checkpoint_dir).get(
-            "train_seconds",
-            saving.read_metadata(os.path.join(out, "generator")).get("wall_time_seconds", 0.0))
-    checkpoint = gan_callbacks.GANCheckpoint(checkpoint_dir, every_steps=args.checkpoint_every,
-                                             previous_seconds=previous_seconds)
-    if args.resume:
         if model is None:
-            print(f"No checkpoint in {checkpoint.directory}; starting afresh.")
-        else:
-            print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
+            raise CLIError(f"--resume: there is no checkpoint in {checkpoint_dir} to resume; "
+                           "train without --resume to start afresh")
+        state = gan_callbacks.GANCheckpoint.read_state(checkpoint_dir)
+        if "history" not in state:  # a checkpoint from before the state held it
+            state["history"] = _read_history(out, initial_epoch)
+    checkpoint = gan_callbacks.GANCheckpoint(
+        checkpoint_dir, every_steps=args.checkpoint_every, history=state.get("history"),
+        previous_seconds=state.get("train_seconds", saving.read_metadata(
+            os.path.join(out, "generator")).get("wall_time_seconds", 0.0)))
+    taken = state.get("step_in_epoch", 0)  # of a mid-epoch checkpoint's epoch
+    if args.resume:
+        print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}"
+              + (f" ({taken} of its steps taken: the run ends {taken} steps early, at "
+                 "the step count of an uninterrupted run)." if taken else "."))
     if model is None:
         _fill_variant_defaults(args)
         n_critic = args.n_critic or 1
@@ -504,24 +544,30 @@ def run_train(args):
     if initial_epoch >= args.epochs:
         print(f"Already trained for {initial_epoch} epochs; nothing to do.")
     stop = gan_callbacks.StopOnNonFinite()
+    interrupt = gan_callbacks.StopOnSignal()
     grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
                                     seed=args.seed, class_names=images.class_names)
-    history = model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
-                        callbacks=[stop, checkpoint, grid], shuffle=False,
-                        verbose=0 if args.quiet else "auto")
+    collapse = gan_callbacks.CollapseMonitor(x[:64].astype("float32") / 127.5 - 1,
+                                             stop=args.stop_on_collapse, seed=args.seed)
+    end = gan_callbacks.StopAfterSteps((args.epochs - initial_epoch) * steps_per_epoch - taken)
+    model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
+              callbacks=[stop, interrupt, end, checkpoint, collapse, grid], shuffle=False,
+              verbose=0 if args.quiet else "auto")
     wall_time = checkpoint.train_seconds
     if stop.message:
-        raise CLIError(stop.message)
-
-    history_path = os.path.join(out, "history.json")
-    logs = {}
-    if args.resume and os.path.exists(history_path):
-        with open(history_path) as f:  # the epochs of the runs this one resumed
-            logs = {k: v[:initial_epoch] for k, v in json.load(f).items()}
-    for key, values in history.history.items():
-        logs[key] = logs.get(key, []) + [float(v) for v in values]
-    with open(history_path, "w") as f:
-        json.dump(logs, f, indent=1)
+        raise CLIError(f"{stop.message} {_checkpoint_kept(checkpoint)}")
+    with files.atomic_path(os.path.join(out, "history.json")) as tmp, open(tmp, "w") as f:
+        json.dump(checkpoint.history, f, indent=1)
+    if interrupt.received:  # exit status 128 + the signal: 143 SIGTERM, 130 SIGINT
+        where = gan_callbacks.GANCheckpoint.where(
+            gan_callbacks.GANCheckpoint.read_state(checkpoint_dir))
+        print(f"keras-gans train: stopped by {signal.Signals(interrupt.received).name} at "
+              f"{where}, checkpointed in {checkpoint.path}: continue with --resume.",
+              file=sys.stderr)
+        return 128 + interrupt.received
+    if collapse.problem:
+        raise CLIError(f"{collapse.problem}; it is not exported (the checkpoint "
+                       f"{checkpoint.path} holds it): try lower learning rates")
     export_dir = os.path.join(out, "generator")
     model.export(export_dir, metadata={
         "dataset": args.dataset,
@@ -689,15 +735,17 @@ def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
-    except (CLIError, ValueError, FileNotFoundError) as error:
+        status = COMMANDS[args.command](args)
+    except (CLIError, ValueError, OSError) as error:  # OSError: e.g. a full disk
         message = str(error).strip() or type(error).__name__
+        if isinstance(error, OSError) and error.strerror:  # no "[Errno 28]"
+            message = error.strerror + (f": {error.filename}" if error.filename else "")
         print(f"keras-gans {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
