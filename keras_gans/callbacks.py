@@ -419,8 +419,21 @@ class CollapseMonitor(keras.callbacks.Callback):
         self.num_images = num_images
         self.seed = seed
         self.problem = None
+        self.checked = False
+
+    def on_train_begin(self, logs=None):
+        self.checked = False
 
     def on_epoch_end(self, epoch, logs=None):
+        self.check(f"epoch {epoch + 1}")
+
+    def on_train_end(self, logs=None):
+        if not self.checked:  # a fit with no epoch left, e.g. a finished run resumed
+            self.check("the end of training")
+
+    def check(self, when):
+        """Sets `problem` from the samples of the generator as it is now."""
+        self.checked = True
         model = self.model
         if getattr(model, "stopped_on_non_finite", False):
             return
@@ -431,11 +444,11 @@ class CollapseMonitor(keras.callbacks.Callback):
         spread, saturated = _spread(images), _saturated(images)
         self.problem = None
         if spread < 0.01 * self.real_spread:
-            self.problem = (f"the generator has collapsed at epoch {epoch + 1}: its "
+            self.problem = (f"the generator has collapsed at {when}: its "
                             f"samples are nearly identical (spread {spread:.2g}, the "
                             f"data's {self.real_spread:.2g})")
         elif 1 - saturated < 0.1 * (1 - self.real_saturated):
-            self.problem = (f"the generator is saturated at epoch {epoch + 1}: "
+            self.problem = (f"the generator is saturated at {when}: "
                             f"{saturated:.1%} of its pixels are at -1 or +1 (the data's "
                             f"{self.real_saturated:.1%})")
         if self.problem:

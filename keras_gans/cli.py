@@ -513,11 +513,6 @@ def run_train(args):
         checkpoint_dir, every_steps=args.checkpoint_every, history=state.get("history"),
         previous_seconds=state.get("train_seconds", saving.read_metadata(
             os.path.join(out, "generator")).get("wall_time_seconds", 0.0)))
-    taken = state.get("step_in_epoch", 0)  # of a mid-epoch checkpoint's epoch
-    if args.resume:
-        print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}"
-              + (f" ({taken} of its steps taken: the run ends {taken} steps early, at "
-                 "the step count of an uninterrupted run)." if taken else "."))
     if model is None:
         _fill_variant_defaults(args)
         n_critic = args.n_critic or 1
@@ -541,6 +536,11 @@ def run_train(args):
     model.steps_per_execution = args.steps_per_execution
     if args.jit_compile:
         model.jit_compile = True
+    # A mid-epoch checkpoint restarts its epoch; the run ends as many steps early.
+    steps_to_go = args.epochs * steps_per_epoch - int(model.g_optimizer.iterations)
+    if args.resume:
+        print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}, "
+              f"{steps_to_go} steps to go.")
     if initial_epoch >= args.epochs:
         print(f"Already trained for {initial_epoch} epochs; nothing to do.")
     stop = gan_callbacks.StopOnNonFinite()
@@ -549,7 +549,7 @@ def run_train(args):
                                     seed=args.seed, class_names=images.class_names)
     collapse = gan_callbacks.CollapseMonitor(x[:64].astype("float32") / 127.5 - 1,
                                              stop=args.stop_on_collapse, seed=args.seed)
-    end = gan_callbacks.StopAfterSteps((args.epochs - initial_epoch) * steps_per_epoch - taken)
+    end = gan_callbacks.StopAfterSteps(steps_to_go)
     model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
               callbacks=[stop, interrupt, end, checkpoint, collapse, grid], shuffle=False,
               verbose=0 if args.quiet else "auto")

@@ -374,6 +374,9 @@ def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
     assert "Warning: the generator" in captured.out
     assert not (out / "generator").exists()
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 3
+    status = run(train_args(out, tiny_npz, "--resume", variant="dcgan", epochs=3))
+    assert status == 2 and "at the end of training" in capsys.readouterr().err
+    assert not (out / "generator").exists()
 
     stopped = tmp_path / "stopped"
     status = run(train_args(stopped, tiny_npz, "--d-lr", "10", "--g-lr", "10",
