@@ -3,14 +3,18 @@
 import json
 import math
 import os
+import signal
 import time
+import weakref
+import zipfile
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_gans import plotting
-from keras_gans.files import atomic_path, save_model_atomically
-from keras_gans.sampling import latent_noise
+from keras_gans.files import atomic_path
+from keras_gans.sampling import latent_noise, predict_in_batches
 from keras_gans.saving import load_gan
 
 
@@ -103,10 +107,20 @@ class ClassGrid(SampleGrid):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops training when a logged loss is NaN or infinite.
+    """Stops training when a logged loss or any of the model's state is NaN or
+    infinite: weights, BatchNorm statistics, EMA weights, optimizer moments.
 
-    The message names the epoch and the step; `GANCheckpoint` does not save
-    after a non-finite step, so the last good checkpoint stays intact.
+    The message names the epoch, the step and the values; `GANCheckpoint` does
+    not save after such a step, so a checkpoint written before it stays intact.
+
+    Example:
+
+    ```python
+    stop = StopOnNonFinite()
+    gan.fit(dataset, epochs=10, callbacks=[stop, GANCheckpoint("checkpoint/")])
+    if stop.message:
+        print(stop.message)
+    ```
     """
 
     def __init__(self):
@@ -118,52 +132,92 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = sorted(k for k, v in (logs or {}).items()
-                     if not np.all(np.isfinite(np.asarray(v, dtype=np.float64))))
+        bad = non_finite_logs(logs) or non_finite_variables(self.model)
         if bad:
-            self.message = (
-                f"Training stopped: non-finite {', '.join(bad)} at epoch "
-                f"{self.epoch + 1}, step {batch + 1}. The last checkpoint "
-                "written before this step is intact; try a lower learning rate."
-            )
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            self.message = (f"Training stopped: non-finite {shown} at epoch {self.epoch + 1}, "
+                            f"step {batch + 1}; try a lower learning rate.")
             print(self.message)
             self.model.stop_training = True
             self.model.stopped_on_non_finite = True
 
 
-def logs_are_finite(logs):
-    return all(np.all(np.isfinite(np.asarray(v, dtype=np.float64)))
-               for v in (logs or {}).values())
+def non_finite_logs(logs):
+    """The names of the logged values that are NaN or infinite."""
+    return sorted(k for k, v in (logs or {}).items()
+                  if not np.all(np.isfinite(np.asarray(v, dtype=np.float64))))
 
 
-def weights_are_finite(model):
-    """Whether every weight is finite. A step's logged loss predates its update,
-    so an update that overflows shows up here one step before the logs."""
-    return all(np.all(np.isfinite(np.asarray(w))) for w in model.weights)
+def non_finite_variables(model):
+    """The names of `model`'s float variables holding a NaN or infinity, among its
+    weights, its sub-models' (BatchNorm statistics, EMA) and its optimizers'.
+
+    Example: `["generator/batch_normalization/moving_variance"]`.
+    """
+    owners = [(name, getattr(model, name, None)) for name in (
+        "generator", "discriminator", "ema_generator", "d_optimizer", "g_optimizer")]
+    names, variables, seen = [], [], set()
+    for prefix, owner in [*owners, ("", model)]:
+        for variable in getattr(owner, "variables", None) or []:
+            if id(variable) not in seen and "float" in str(variable.dtype):
+                seen.add(id(variable))
+                names.append(f"{prefix}/{variable.path}" if prefix else variable.path)
+                variables.append(variable)
+    key = tuple(map(id, variables))
+    cached = _finite_checks.get(model)
+    if cached is None or cached[0] != key:  # one compiled check: ~2 ms a step
+        cached = _finite_checks[model] = (key, tf.function(
+            lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]),
+            autograph=False))
+    finite = cached[1]().numpy()
+    return [name for name, ok in zip(names, finite, strict=True) if not ok]
+
+
+_finite_checks = weakref.WeakKeyDictionary()
 
 
 class GANCheckpoint(keras.callbacks.Callback):
     """Saves the whole GAN as `.keras` (weights, both optimizers, seed state,
-    EMA) with an atomic rename, at every epoch end and every `every_steps`
-    batches, with `state.json` recording where training stood.
+    EMA) at every epoch end and every `every_steps` batches. Where training
+    stood (epoch, step, optimizer step counts, training time and the epoch
+    logs so far) is stored inside the same file, which is replaced with one
+    atomic rename: a crash leaves the previous checkpoint or the new one, whole.
+
+    A step whose logs or model state hold a NaN or infinity is not saved; the
+    skip is printed with its reason.
 
     `GANCheckpoint.resume(directory)` returns the saved model and the epoch to
-    pass to `fit(initial_epoch=...)`.
+    pass to `fit(initial_epoch=...)`; `read_state(directory)` the rest.
 
     Args:
-        directory: where `checkpoint.keras` and `state.json` are written.
+        directory: where `checkpoint.keras` is written.
         every_steps: also save every this many batches (0: epoch ends only).
+        previous_seconds: training time of the runs this one resumes.
+        history: their epoch logs, `{name: [value per epoch]}`.
+
+    Example:
+
+    ```python
+    model, epoch = GANCheckpoint.resume("run/checkpoint")
+    state = GANCheckpoint.read_state("run/checkpoint")
+    checkpoint = GANCheckpoint("run/checkpoint", history=state["history"],
+                               previous_seconds=state["train_seconds"])
+    model.fit(dataset, epochs=10, initial_epoch=epoch, callbacks=[checkpoint])
+    ```
     """
 
     filename = "checkpoint.keras"
+    state_entry = "training_state.json"  # inside the .keras archive
 
-    def __init__(self, directory, every_steps=0, previous_seconds=0.0):
+    def __init__(self, directory, every_steps=0, previous_seconds=0.0, history=None):
         super().__init__()
         self.directory = directory
         self.every_steps = every_steps
         self.previous_seconds = previous_seconds
+        self.history = {key: list(values) for key, values in (history or {}).items()}
         self.start_time = None
         self.epoch = 0
+        self.stopped_mid_epoch = False
 
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
@@ -183,44 +237,232 @@ class GANCheckpoint(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and (batch + 1) % self.every_steps == 0:
+        self.stopped_mid_epoch = (getattr(self.model, "stopped_on_signal", False)
+                                  and batch + 1 < (self.params.get("steps") or math.inf))
+        if self.stopped_mid_epoch or (self.every_steps and (batch + 1) % self.every_steps == 0):
             self.save(self.epoch, batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if getattr(self.model, "stopped_on_non_finite", False):
+            print(f"Checkpoint of epoch {epoch + 1} not written: training stopped on a "
+                  "non-finite value.")
+            return
+        if self.stopped_mid_epoch:  # saved at its step; the epoch is not complete
+            return
+        for key, value in (logs or {}).items():
+            self.history[key] = self.history.get(key, [])[:epoch] + [float(value)]
         self.save(epoch + 1, 0, logs)
 
     def save(self, epoch, step, logs):
-        if (getattr(self.model, "stopped_on_non_finite", False) or not logs_are_finite(logs)
-                or not weights_are_finite(self.model)):
+        bad = non_finite_logs(logs) or non_finite_variables(self.model)
+        if bad:
+            where = self.where({"epoch": epoch, "step_in_epoch": step})
+            print(f"Checkpoint at {where} not written: non-finite {', '.join(bad[:3])}.")
             return
+        state = {"epoch": epoch, "step_in_epoch": step,
+                 "iterations": _iterations(self.model),
+                 "train_seconds": round(self.train_seconds, 1),
+                 "history": {key: values[:epoch] for key, values in self.history.items()}}
         os.makedirs(self.directory, exist_ok=True)
-        save_model_atomically(self.model, self.path)
-        with atomic_path(os.path.join(self.directory, "state.json")) as tmp, \
-                open(tmp, "w") as f:
-            json.dump({"epoch": epoch, "step_in_epoch": step,
-                       "train_seconds": round(self.train_seconds, 1)}, f)
+        with atomic_path(self.path) as tmp:
+            self.model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(self.state_entry, json.dumps(state))
 
     @staticmethod
-    def read_state(directory):
-        """The `state.json` of a checkpoint directory, or `{}`."""
-        path = os.path.join(directory, "state.json")
+    def where(state):
+        """Where a checkpoint's `state` stood, e.g. "epoch 2, step 5"."""
+        if state.get("step_in_epoch"):
+            return f"epoch {state['epoch'] + 1}, step {state['step_in_epoch']}"
+        return f"the end of epoch {state.get('epoch', 0)}"
+
+    @classmethod
+    def read_state(cls, directory):
+        """Where the checkpoint in `directory` stood: `{"epoch", "step_in_epoch",
+        "iterations", "train_seconds", "history"}`, or `{}` with no checkpoint.
+        A checkpoint written before the state moved inside it has its
+        `state.json` read instead."""
+        path = os.path.join(directory, cls.filename)
         if not os.path.exists(path):
             return {}
-        with open(path) as f:
-            return json.load(f)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if cls.state_entry in archive.namelist():
+                    return json.loads(archive.read(cls.state_entry))
+        except (zipfile.BadZipFile, ValueError) as error:
+            raise ValueError(f"{path} is not a readable checkpoint ({error}).") from None
+        legacy = os.path.join(directory, "state.json")
+        try:
+            with open(legacy) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"{path} holds no training state (and there is no "
+                             f"{legacy}): it cannot be resumed.") from None
+        except ValueError as error:
+            raise ValueError(f"{legacy} is corrupt ({error}).") from None
 
     @classmethod
     def resume(cls, directory):
         """Returns `(model, initial_epoch)`, or `(None, 0)` with no checkpoint.
 
         A checkpoint taken mid-epoch resumes at the start of that epoch with
-        the mid-epoch weights and optimizer state.
+        the mid-epoch weights and optimizer state. A state whose optimizer
+        step counts differ from the model's is an error.
         """
         path = os.path.join(directory, cls.filename)
         if not os.path.exists(path):
             return None, 0
-        return load_gan(path), int(cls.read_state(directory).get("epoch", 0))
+        model = load_gan(path)
+        state = cls.read_state(directory)
+        recorded = state.get("iterations")
+        if recorded is not None and recorded != _iterations(model):
+            raise ValueError(f"{path}: its optimizers have taken {_iterations(model)} "
+                             f"steps, but its state records {recorded}.")
+        return model, int(state.get("epoch", 0))
 
+
+class StopOnSignal(keras.callbacks.Callback):
+    """On SIGTERM or SIGINT, stops training at the end of the current step;
+    `GANCheckpoint` then saves that step. A second signal ends the process at
+    once (the system's default action). Handlers are restored when training ends.
+
+    Example:
+
+    ```python
+    stop = StopOnSignal()
+    gan.fit(dataset, epochs=10, callbacks=[stop, GANCheckpoint("checkpoint/")])
+    if stop.received:
+        sys.exit(128 + stop.received)
+    ```
+    """
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self.previous = {}
+
+    def on_train_begin(self, logs=None):
+        self.previous = {s: signal.signal(s, self.handle) for s in self.signals}
+
+    def handle(self, signum, frame):
+        self.received = signum
+        for s in self.signals:
+            signal.signal(s, signal.SIG_DFL)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received:
+            self.model.stop_training = True
+            self.model.stopped_on_signal = True
+
+    def on_train_end(self, logs=None):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+class StopAfterSteps(keras.callbacks.Callback):
+    """Stops training once `steps` steps have run in this `fit`, e.g. so that a
+    run resumed from a mid-epoch checkpoint ends with the step count of an
+    uninterrupted run.
+
+    Args:
+        steps: steps to run.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+        self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.done + batch + 1 >= self.steps:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.done += self.params["steps"]
+
+
+def _iterations(model):
+    return {name: int(getattr(model, name).iterations)
+            for name in ("d_optimizer", "g_optimizer")}
+
+
+class CollapseMonitor(keras.callbacks.Callback):
+    """Warns at each epoch end when the generator's samples have collapsed
+    (nearly identical: their spread across samples is under 1% of the real
+    images') or saturated (nearly every pixel at -1 or +1: the share of other
+    pixels under 10% of the real images').
+
+    Args:
+        real_images: a batch of training images in [-1, 1] to compare with.
+        stop: also stop training.
+        num_images: samples drawn, from fixed noise.
+        seed: seed of that noise.
+
+    Example:
+
+    ```python
+    monitor = CollapseMonitor(real_batch, stop=True)
+    gan.fit(dataset, epochs=10, callbacks=[monitor])
+    if monitor.problem:
+        print(monitor.problem)
+    ```
+    """
+
+    def __init__(self, real_images, stop=False, num_images=64, seed=0):
+        super().__init__()
+        real = np.asarray(real_images, np.float32)
+        self.real_spread, self.real_saturated = _spread(real), _saturated(real)
+        self.stop = stop
+        self.num_images = num_images
+        self.seed = seed
+        self.problem = None
+        self.checked = False
+
+    def on_train_begin(self, logs=None):
+        self.checked = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check(f"epoch {epoch + 1}")
+
+    def on_train_end(self, logs=None):
+        if not self.checked:  # a fit with no epoch left, e.g. a finished run resumed
+            self.check("the end of training")
+
+    def check(self, when):
+        """Sets `problem` from the samples of the generator as it is now."""
+        self.checked = True
+        model = self.model
+        if getattr(model, "stopped_on_non_finite", False):
+            return
+        z = latent_noise(self.num_images, model.latent_dim, self.seed)
+        labels = np.arange(self.num_images) % model.num_classes if model.conditional else None
+        images = predict_in_batches(model.sampling_generator,
+                                    [z] if labels is None else [z, labels])
+        spread, saturated = _spread(images), _saturated(images)
+        self.problem = None
+        if spread < 0.01 * self.real_spread:
+            self.problem = (f"the generator has collapsed at {when}: its "
+                            f"samples are nearly identical (spread {spread:.2g}, the "
+                            f"data's {self.real_spread:.2g})")
+        elif 1 - saturated < 0.1 * (1 - self.real_saturated):
+            self.problem = (f"the generator is saturated at {when}: "
+                            f"{saturated:.1%} of its pixels are at -1 or +1 (the data's "
+                            f"{self.real_saturated:.1%})")
+        if self.problem:
+            print(f"Warning: {self.problem}.")
+            model.stop_training = model.stop_training or self.stop
+
+
+def _spread(images):
+    """The mean over pixels of their standard deviation across images."""
+    return float(np.mean(np.std(images, axis=0)))
+
+
+def _saturated(images):
+    """The share of pixels at -1 or +1."""
+    return float(np.mean(np.abs(images) > 0.99))
 
 
 def __getattr__(name):

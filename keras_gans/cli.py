@@ -1,13 +1,17 @@
 """The `keras-gans` command: train, sample, evaluate, list."""
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import shlex
+import shutil
+import signal
 import sys
+import tempfile
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10")
+DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LR_SCHEDULES = ("constant", "linear")
 
@@ -21,6 +25,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default once, where it has one worth showing."""
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and "default" not in help_text and action.option_strings:
+            help_text += " (default: %(default)s)"
+        return help_text
 
 
 def _positive_int(text):
@@ -51,6 +66,8 @@ def _build_parser():
         prog="keras-gans",
         description="Train, sample and evaluate generative adversarial networks.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and device messages")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{train,sample,evaluate,list}")
 
@@ -58,24 +75,50 @@ def _build_parser():
         "train", help="train a GAN variant",
         description="Train a GAN with model.fit: a sample grid and a checkpoint "
         "per epoch, the generator exported as a SavedModel at the end.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     train.add_argument("variant", choices=sorted(VARIANTS), help="the GAN variant")
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", default="fashion_mnist",
+    data.add_argument("--dataset",
                       help=f"dataset name ({', '.join(DATASETS)}, or any "
-                      "tensorflow-datasets image dataset)")
-    data.add_argument("--data-dir", help="read the dataset from this directory "
-                      "(IDX files, a .npz, or class folders)")
+                      "tensorflow-datasets image dataset); default: the --data-dir "
+                      "folder's name, else fashion_mnist")
+    data.add_argument("--data-dir", help="read the dataset from this directory: IDX "
+                      "files, a .npz, or images (PNG, JPEG, GIF, BMP), flat or in "
+                      "class folders; for emoji, the npm package or its .tgz")
+    data.add_argument("--style", choices=("google", "twitter"), default="google",
+                      help="emoji style: Noto Color Emoji or Twemoji")
+    data.add_argument("--image-size", type=_positive_int, metavar="N",
+                      help="resize every image to NxN (default: as stored; emoji 64)")
+    data.add_argument("--channels", type=int, choices=(1, 3),
+                      help="1 (grayscale) or 3 (RGB); default: from the data")
+    data.add_argument("--background", default="white",
+                      help="colour that transparent pixels are laid onto (a name or "
+                      "#rrggbb)")
+    data.add_argument("--resize", choices=("crop", "pad", "stretch"), default="crop",
+                      help="how --image-size treats another aspect ratio: centre crop, "
+                      "pad with the background colour, or stretch")
+    data.add_argument("--bad-images", choices=("warn", "error"), default="warn",
+                      help="an unreadable image file is skipped with a warning, or "
+                      "stops the run")
     data.add_argument("--limit", type=_positive_int,
                       help="train on the first N images only")
     run = train.add_argument_group("run")
-    run.add_argument("--epochs", type=_positive_int, default=5)
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int,
+                        help="passes over the data (default 5)")
+    length.add_argument("--steps", type=_positive_int,
+                        help="train for at least this many steps, rounded up to whole "
+                        "epochs; small datasets need more epochs than large ones")
     run.add_argument("--batch-size", type=_positive_int, default=64,
                      help="images per step; for WGAN and WGAN-GP the critic "
                      "minibatch, each step reading n_critic of them")
-    run.add_argument("--out", help="output directory (default runs/VARIANT_DATASET)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue from the checkpoint in OUT")
+    run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue the run in OUT from its checkpoint")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="delete the run in OUT (checkpoint, samples, history, "
+                          "generator) and train afresh")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--precision", choices=PRECISIONS, default="float32",
                      help="Keras dtype policy; mixed_bfloat16 is fast only on GPUs "
@@ -87,6 +130,9 @@ def _build_parser():
     run.add_argument("--jit-compile", action="store_true",
                      help="compile the step with XLA (faster on some CPUs, slower on "
                      "others: see the README's Performance section)")
+    run.add_argument("--stop-on-collapse", action="store_true",
+                     help="stop at the first epoch whose samples have collapsed or "
+                     "saturated (a warning otherwise; such a generator is never exported)")
     run.add_argument("--gif", action="store_true",
                      help="write an animated GIF of the sample grids")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -129,7 +175,7 @@ def _build_parser():
 
     sample = commands.add_parser(
         "sample", help="render a grid from an exported or pretrained generator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     sample.add_argument("model", help="pretrained name, export directory or .keras file")
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--out", default="grid.png", help="PNG path")
@@ -139,23 +185,111 @@ def _build_parser():
 
     evaluate = commands.add_parser(
         "evaluate", help="FID, KID, IS and class coverage of a generator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     evaluate.add_argument("model", help="pretrained name, export directory or .keras file")
-    evaluate.add_argument("--dataset", default="fashion_mnist")
-    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--dataset", help="the real images' dataset (default: the one "
+                          "the model's metadata records; with --data-dir alone, the "
+                          "folder's name unless the model was trained on "
+                          f"{', '.join(DATASETS)})")
+    evaluate.add_argument("--data-dir", help="the real images' folder (default: the one "
+                          "the model was trained on); for emoji, the npm package or .tgz")
+    evaluate.add_argument("--style", choices=("google", "twitter"),
+                          help="emoji style (default: the model's, else google)")
+    evaluate.add_argument("--split", choices=("test", "train", "all"), default="test",
+                          help="the real split; a folder without train/ and test/ "
+                          "sub-folders gives all its images")
+    evaluate.add_argument("--features", default="classifier",
+                          help="feature space: classifier (the dataset's shipped one, or "
+                          "one trained on --data-dir's class folders and cached), "
+                          "inception (downloads ImageNet weights), or a .weights.h5 / "
+                          ".keras extractor file")
     evaluate.add_argument("--n", type=_positive_int, default=10000,
-                          help="generated and real images compared")
+                          help="the number of generated images; real images are the "
+                          "whole split")
     evaluate.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("list", help="list the pretrained generators")
     return parser
 
 
+def _dataset_name(args):
+    """`--dataset`, else the `--data-dir` folder's name, else fashion_mnist."""
+    if args.dataset:
+        return args.dataset
+    if args.data_dir:
+        return os.path.basename(os.path.normpath(os.path.expanduser(args.data_dir)))
+    return "fashion_mnist"
+
+
+def _run_name(args):
+    name = f"{args.variant}_{args.dataset}"
+    if args.dataset == "emoji":
+        name += f"_{args.style}"
+    return name + (f"_{args.image_size}" if args.image_size else "")
+
+
+def _load_training_images(args):
+    from keras_gans import data
+
+    return data.load_images(
+        args.dataset, "train", data_dir=args.data_dir, image_size=args.image_size,
+        channels=args.channels, style=args.style, background=args.background,
+        resize=args.resize, on_error="raise" if args.bad_images == "error" else "warn")
+
+
+# What a run writes under --out.
+RUN_FILES = ("checkpoint", "samples", "history.json", "generator", "preset")
+
+
 def _out_dir(args):
-    out = args.out or os.path.join("runs", f"{args.variant}_{args.dataset}")
+    out = args.out or os.path.join("runs", _run_name(args))
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise CLIError(f"--out {out} cannot be written: {error.strerror}") from None
+    previous = _previous_run(out)
+    if previous and not (args.resume or args.overwrite):
+        raise CLIError(f"--out {out} already holds a run ({', '.join(previous)}): "
+                       "continue it with --resume, or replace it with --overwrite")
     return out
+
+
+def _read_history(out, epochs):
+    """The first `epochs` epochs of `out`'s history.json, for a checkpoint
+    whose state does not hold them."""
+    path = os.path.join(out, "history.json")
+    try:
+        with open(path) as f:
+            return {key: values[:epochs] for key, values in json.load(f).items()}
+    except FileNotFoundError:
+        return {}
+    except (ValueError, AttributeError) as error:
+        raise CLIError(f"{path} is corrupt ({error}); move it away to resume "
+                       "without the earlier epochs' logs") from None
+
+
+def _checkpoint_kept(checkpoint):
+    """Which checkpoint a stopped run leaves, for its message."""
+    from keras_gans.callbacks import GANCheckpoint
+
+    state = GANCheckpoint.read_state(checkpoint.directory)
+    if not state:
+        return "No checkpoint was written."
+    return f"The checkpoint {checkpoint.path} ({GANCheckpoint.where(state)}) is intact."
+
+
+def _previous_run(out):
+    return [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
+
+
+def _delete_previous_run(out):
+    for name in _previous_run(out):
+        path = os.path.join(out, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 # The command line's model and objective options, by constructor or `compile`
@@ -349,13 +483,16 @@ def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import data, hardware, saving
+    from keras_gans import data, files, hardware, saving
 
     _check_variant_options(args)
+    args.dataset = _dataset_name(args)
     out = _out_dir(args)
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
-    images = data.load_images(args.dataset, "train", data_dir=args.data_dir)
+    images = _load_training_images(args)
+    if args.overwrite:
+        _delete_previous_run(out)
     conditional = args.variant == "cgan"
     if conditional and images.labels is None:
         raise CLIError(f"cgan needs labels, but {images.source} has none")
@@ -364,19 +501,19 @@ def run_train(args):
         x, y = x[:args.limit], None if y is None else y[:args.limit]
 
     checkpoint_dir = os.path.join(out, "checkpoint")
-    model, initial_epoch, previous_seconds = None, 0, 0.0
+    model, initial_epoch, state = None, 0, {}
     if args.resume:
         model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint_dir)
-        previous_seconds = gan_callbacks.GANCheckpoint.read_state(checkpoint_dir).get(
-            "train_seconds",
-            saving.read_metadata(os.path.join(out, "generator")).get("wall_time_seconds", 0.0))
-    checkpoint = gan_callbacks.GANCheckpoint(checkpoint_dir, every_steps=args.checkpoint_every,
-                                             previous_seconds=previous_seconds)
-    if args.resume:
         if model is None:
-            print(f"No checkpoint in {checkpoint.directory}; starting afresh.")
-        else:
-            print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}.")
+            raise CLIError(f"--resume: there is no checkpoint in {checkpoint_dir} to resume; "
+                           "train without --resume to start afresh")
+        state = gan_callbacks.GANCheckpoint.read_state(checkpoint_dir)
+        if "history" not in state:  # a checkpoint from before the state held it
+            state["history"] = _read_history(out, initial_epoch)
+    checkpoint = gan_callbacks.GANCheckpoint(
+        checkpoint_dir, every_steps=args.checkpoint_every, history=state.get("history"),
+        previous_seconds=state.get("train_seconds", saving.read_metadata(
+            os.path.join(out, "generator")).get("wall_time_seconds", 0.0)))
     if model is None:
         _fill_variant_defaults(args)
         n_critic = args.n_critic or 1
@@ -388,6 +525,10 @@ def run_train(args):
     dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
     steps_per_epoch = int(dataset.cardinality())
+    if args.steps:
+        args.epochs = math.ceil(args.steps / steps_per_epoch)
+        print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
+    args.epochs = args.epochs or 5
     if model is None:
         model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch)
     else:
@@ -396,30 +537,45 @@ def run_train(args):
     model.steps_per_execution = args.steps_per_execution
     if args.jit_compile:
         model.jit_compile = True
+    # A mid-epoch checkpoint restarts its epoch; the run ends as many steps early.
+    steps_to_go = args.epochs * steps_per_epoch - int(model.g_optimizer.iterations)
+    if args.resume:
+        print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}, "
+              f"{steps_to_go} steps to go.")
     if initial_epoch >= args.epochs:
         print(f"Already trained for {initial_epoch} epochs; nothing to do.")
     stop = gan_callbacks.StopOnNonFinite()
+    interrupt = gan_callbacks.StopOnSignal()
     grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
                                     seed=args.seed, class_names=images.class_names)
-    history = model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
-                        callbacks=[stop, checkpoint, grid], shuffle=False,
-                        verbose=0 if args.quiet else "auto")
+    collapse = gan_callbacks.CollapseMonitor(x[:64].astype("float32") / 127.5 - 1,
+                                             stop=args.stop_on_collapse, seed=args.seed)
+    end = gan_callbacks.StopAfterSteps(steps_to_go)
+    model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
+              callbacks=[stop, interrupt, end, checkpoint, collapse, grid], shuffle=False,
+              verbose=0 if args.quiet else "auto")
     wall_time = checkpoint.train_seconds
     if stop.message:
-        raise CLIError(stop.message)
-
-    history_path = os.path.join(out, "history.json")
-    logs = {}
-    if args.resume and os.path.exists(history_path):
-        with open(history_path) as f:  # the epochs of the runs this one resumed
-            logs = {k: v[:initial_epoch] for k, v in json.load(f).items()}
-    for key, values in history.history.items():
-        logs[key] = logs.get(key, []) + [float(v) for v in values]
-    with open(history_path, "w") as f:
-        json.dump(logs, f, indent=1)
+        raise CLIError(f"{stop.message} {_checkpoint_kept(checkpoint)}")
+    with files.atomic_path(os.path.join(out, "history.json")) as tmp, open(tmp, "w") as f:
+        json.dump(checkpoint.history, f, indent=1)
+    if interrupt.received:  # exit status 128 + the signal: 143 SIGTERM, 130 SIGINT
+        where = gan_callbacks.GANCheckpoint.where(
+            gan_callbacks.GANCheckpoint.read_state(checkpoint_dir))
+        print(f"keras-gans train: stopped by {signal.Signals(interrupt.received).name} at "
+              f"{where}, checkpointed in {checkpoint.path}: continue with --resume.",
+              file=sys.stderr)
+        return 128 + interrupt.received
+    if collapse.problem:
+        raise CLIError(f"{collapse.problem}; it is not exported (the checkpoint "
+                       f"{checkpoint.path} holds it): try lower learning rates")
     export_dir = os.path.join(out, "generator")
     run_metadata = model.export(export_dir, metadata={
         "dataset": args.dataset,
+        **({"style": args.style} if args.dataset == "emoji" else {}),
+        **({"data_dir": os.path.abspath(os.path.expanduser(args.data_dir))}
+           if args.data_dir else {}),
+        "source": images.source,
         "class_names": images.class_names,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -430,9 +586,9 @@ def run_train(args):
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     })
     model.save_to_preset(os.path.join(out, "preset"), metadata=run_metadata)
-    last_grid = grid.paths[-1] if grid.paths else None
+    samples = f"Samples: {grid.paths[-1]}. " if grid.paths else ""
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"Samples: {last_grid}. Generator: {export_dir}")
+          f"{samples}Generator: {export_dir}")
 
 
 def _load_any(name):
@@ -467,13 +623,56 @@ def run_sample(args):
     print(f"Wrote {len(images)} samples to {args.out}")
 
 
+def _model_metadata(name, generator):
+    """An export's metadata; for a `.keras` checkpoint, its run's export's."""
+    from keras_gans import saving
+
+    if hasattr(generator, "metadata"):
+        return generator.metadata
+    folder = os.path.dirname(os.path.abspath(name))
+    for run_dir in (folder, os.path.dirname(folder)):
+        metadata = saving.read_metadata(os.path.join(run_dir, "generator"))
+        if metadata:
+            return metadata
+    return {}
+
+
+def _evaluation_data(args, metadata):
+    """The dataset, data folder and style to evaluate against: the options
+    given, else those the model's metadata records."""
+    recorded = metadata.get("dataset")
+    if args.dataset:
+        dataset = args.dataset
+    elif args.data_dir:
+        dataset = recorded if recorded in DATASETS else os.path.basename(
+            os.path.normpath(os.path.expanduser(args.data_dir)))
+    elif recorded:
+        dataset = recorded
+    else:
+        raise CLIError(f"{args.model} records no dataset: pass --dataset NAME or "
+                       "--data-dir DIR")
+    data_dir = args.data_dir
+    if data_dir is None and dataset == recorded and metadata.get("data_dir"):
+        data_dir = metadata["data_dir"]
+        if not os.path.exists(data_dir):
+            raise CLIError(f"{args.model} was trained on {data_dir}, which is not there: "
+                           "pass --data-dir DIR")
+    style = args.style or (metadata.get("style") if recorded == "emoji" else None)
+    return dataset, data_dir, style or "google"
+
+
 def run_evaluate(args):
-    from keras_gans import evaluation
+    from keras_gans import data, evaluation
 
     generator = _load_any(args.model)
-    result = evaluation.evaluate_generator(
-        generator, dataset=args.dataset, data_dir=args.data_dir, n=args.n,
-        seed=args.seed)
+    dataset, data_dir, style = _evaluation_data(args, _model_metadata(args.model, generator))
+    try:
+        result = evaluation.evaluate_generator(
+            generator, dataset=dataset, data_dir=data_dir, n=args.n, seed=args.seed,
+            style=style, split=args.split, features=args.features)
+    except data.DatasetNotFoundError:
+        raise CLIError(f"dataset {dataset!r} was not found: pass --data-dir DIR, the "
+                       "folder of its images") from None
     print(json.dumps(result))
 
 
@@ -500,19 +699,55 @@ COMMANDS = {"train": run_train, "sample": run_sample, "evaluate": run_evaluate,
             "list": run_list}
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(silenced):
+    """Hides what native code writes to file descriptor 2, e.g. TensorFlow's
+    start-up lines ("oneDNN custom operations are on", "failed call to
+    cuInit"), which its C++ logging prints before any setting can stop it."""
+    if not silenced:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _start_tensorflow(verbose):
+    """Imports TensorFlow and makes its devices, quietly unless `verbose` or
+    the user set `TF_CPP_MIN_LOG_LEVEL` themselves."""
+    quiet = not verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _native_stderr_silenced(quiet):
+        import tensorflow as tf
+
+        tf.config.list_logical_devices("CPU")
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _start_tensorflow(verbose="--verbose" in argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
-    except (CLIError, ValueError, FileNotFoundError) as error:
+        status = COMMANDS[args.command](args)
+    except (CLIError, ValueError, OSError) as error:  # OSError: e.g. a full disk
         message = str(error).strip() or type(error).__name__
+        if isinstance(error, OSError) and error.strerror:  # no "[Errno 28]"
+            message = error.strerror + (f": {error.filename}" if error.filename else "")
         print(f"keras-gans {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

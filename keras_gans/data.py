@@ -8,21 +8,30 @@ Sources, tried in this order unless `source=` names one:
 
 1. `data_dir`: a directory the caller gives. It may hold MNIST-format IDX
    files (gzipped or not), a `.npz` file with `x_train`/`y_train`-style arrays,
-   or one sub-folder of images per class.
+   or images (PNG, JPEG, GIF, BMP), flat or one sub-folder per class, read by
+   `keras_gans.image_files`.
 2. `debian`: the Fashion-MNIST IDX files of Debian's `dataset-fashion-mnist`
    package in `/usr/share/datasets/fashion-mnist/`.
 3. `tfds`: tensorflow-datasets by name (`fashion_mnist`, `mnist`, `cifar10`,
    ...), which downloads the data on first use.
+
+`"emoji"` is its own source: the npm emoji packages of `keras_gans.emoji`,
+in the style `style=` names.
+
+`image_size=` and `channels=` bring any source to one size and channel count
+(`keras_gans.image_files.conform`).
 """
 
 import gzip
 import os
 import struct
+import zipfile
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_gans import emoji, image_files
 
 DEBIAN_DATASETS_DIR = "/usr/share/datasets"
 SOURCES = ("directory", "debian", "tfds")
@@ -37,6 +46,7 @@ CLASS_NAMES = {
         "airplane", "automobile", "bird", "cat", "deer",
         "dog", "frog", "horse", "ship", "truck",
     ],
+    "emoji": list(emoji.CATEGORIES),
 }
 
 # Debian package directory of each dataset it ships.
@@ -46,6 +56,7 @@ IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+SPLITS = ("train", "test", "all")
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -54,13 +65,18 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass
 class ImageData:
-    """Images in memory: uint8 `(N, H, W, C)`, optional int labels, metadata."""
+    """Images in memory: uint8 `(N, H, W, C)`, optional int labels, metadata.
+
+    `ids` names each image where the source does: an emoji's code point
+    (shared by its two styles) or a file's path within an image folder.
+    """
 
     images: np.ndarray
     labels: np.ndarray | None
     name: str
     source: str
     class_names: list[str] = field(default_factory=list)
+    ids: np.ndarray | None = None
 
     @property
     def image_shape(self):
@@ -129,84 +145,78 @@ def _load_idx_dir(directory, split):
 
 
 def _load_npz(path, split):
-    with np.load(path, allow_pickle=False) as arrays:
-        keys = set(arrays.files)
-        for image_key, label_key in (
-            (f"x_{split}", f"y_{split}"),
-            (f"{split}_images", f"{split}_labels"),
-            ("images", "labels"),
-            ("x", "y"),
-        ):
-            if image_key in keys:
-                labels = arrays[label_key] if label_key in keys else None
-                return arrays[image_key], labels
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            keys = set(arrays.files)
+            for image_key, label_key in (
+                (f"x_{split}", f"y_{split}"),
+                (f"{split}_images", f"{split}_labels"),
+                ("images", "labels"),
+                ("x", "y"),
+            ):
+                if image_key in keys:
+                    labels = arrays[label_key] if label_key in keys else None
+                    return arrays[image_key], labels
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not a readable .npz file ({error}).") from None
+    except ValueError as error:  # e.g. arrays of Python objects
+        raise ValueError(f"{path}: {error}") from None
     raise ValueError(
         f"{path} holds arrays {sorted(keys)}; expected x_{split}/y_{split}, "
         f"{split}_images/{split}_labels, images/labels or x/y."
     )
 
 
-def _load_image_folder(directory, image_size, color_mode):
-    dataset = keras.utils.image_dataset_from_directory(
-        directory,
-        labels="inferred",
-        label_mode="int",
-        color_mode=color_mode,
-        image_size=image_size,
-        batch_size=None,
-        shuffle=False,
-    )
-    class_names = list(dataset.class_names)
-    images, labels = [], []
-    for image, label in dataset.as_numpy_iterator():
-        images.append(image)
-        labels.append(label)
-    if not images:
-        raise ValueError(f"{directory} holds no images.")
-    images = np.clip(np.stack(images), 0, 255).astype(np.uint8)
-    return images, np.asarray(labels, np.int32), class_names
-
-
-def load_from_directory(directory, split="train", image_size=None,
-                        color_mode="grayscale", name=None):
-    """Loads images from IDX files, a `.npz` file or a folder of class folders.
+def load_from_directory(directory, split="train", name=None, image_size=None,
+                        channels=None, background="white", resize="crop",
+                        on_error="warn"):
+    """Loads images from IDX files, a `.npz` file or a folder of images.
 
     Args:
         directory: a directory (or a `.npz` file path).
-        split: `"train"` or `"test"` (IDX and `.npz` sources).
-        image_size: `(height, width)` to resize a folder of images to; required
-            for image folders.
-        color_mode: `"grayscale"` or `"rgb"` for a folder of images.
+        split: `"train"` or `"test"` for IDX and `.npz` sources, and for a
+            folder of images that has `train/` and `test/` sub-folders; other
+            folders of images give all their images for any split.
         name: dataset name used for class names; defaults to the folder name.
+        image_size, channels, background, resize, on_error: how images are
+            converted, as in `keras_gans.image_files.load_image_folder`.
 
     Returns:
         An `ImageData`.
     """
+    directory = os.path.expanduser(directory)
     name = name or os.path.basename(os.path.normpath(directory))
     class_names = CLASS_NAMES.get(name, [])
+    ids = None
     if not os.path.exists(directory):
         raise DatasetNotFoundError(f"{directory} does not exist.")
     if os.path.isfile(directory) and directory.endswith(".npz"):
         images, labels = _load_npz(directory, split)
+    elif os.path.isfile(directory):
+        raise ValueError(f"{directory} is a file: pass a folder or a .npz file.")
     elif (found := _load_idx_dir(directory, split)) is not None:
         images, labels = found
     elif npz_files := sorted(f for f in os.listdir(directory) if f.endswith(".npz")):
         images, labels = _load_npz(os.path.join(directory, npz_files[0]), split)
     else:
-        if image_size is None:
-            raise ValueError(
-                f"{directory} has no IDX or .npz files, so it is read as a folder "
-                "of class folders of images: pass image_size=(height, width)."
-            )
-        images, labels, class_names = _load_image_folder(
-            directory, image_size, color_mode
-        )
+        split_dir = os.path.join(directory, split)
+        if split in IDX_FILES and all(os.path.isdir(os.path.join(directory, s))
+                                      for s in IDX_FILES):
+            directory = split_dir
+        images, labels, folder_classes, paths = image_files.load_image_folder(
+            directory, image_size, channels, background, resize, on_error)
+        class_names, ids = folder_classes or [], np.asarray(paths)
+    images = image_files.conform(as_uint8_images(images, source=directory), image_size,
+                                 channels, background, resize)
+    if labels is not None:
+        labels = as_int_labels(labels, f"{directory} labels", len(class_names) or None)
     return ImageData(
-        images=as_uint8_images(images, source=directory),
-        labels=None if labels is None else np.asarray(labels, np.int32),
+        images=images,
+        labels=labels,
         name=name,
         source=f"directory:{directory}",
         class_names=class_names,
+        ids=ids,
     )
 
 
@@ -229,7 +239,8 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
     class_names = list(getattr(label_feature, "names", []) or [])
     return ImageData(
         images=as_uint8_images(arrays["image"], source=f"tfds:{name}"),
-        labels=np.asarray(arrays["label"], np.int32) if "label" in arrays else None,
+        labels=as_int_labels(arrays["label"], f"tfds:{name} labels")
+        if "label" in arrays else None,
         name=name,
         source=f"tfds:{name}",
         class_names=class_names or CLASS_NAMES.get(name, []),
@@ -239,8 +250,10 @@ def load_from_tfds(name, split="train", data_dir=None, download=True):
 def as_uint8_images(images, source="images"):
     """Checks an image array and returns it as uint8 `(N, H, W, C)`.
 
-    Accepts uint8 pixels in [0, 255], or floats in [0, 255] that hold whole
-    numbers. Raises a `ValueError` that names the problem otherwise.
+    Accepts uint8 pixels in [0, 255], or integers or floats in [0, 255] that
+    hold whole numbers. Raises a `ValueError` that names the problem
+    otherwise: NaN or infinite pixels, fractions, or floats that all lie in
+    [0, 1] (images scaled to [0, 1], which would train on black).
     """
     images = np.asarray(images)
     if images.ndim == 3:
@@ -258,24 +271,82 @@ def as_uint8_images(images, source="images"):
         )
     if images.dtype == np.uint8:
         return images
-    if images.size and (images.min() < 0 or images.max() > 255):
+    if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{source}: pixels must be numbers, got dtype {images.dtype}.")
+    if images.size == 0:
+        return images.astype(np.uint8)
+    if np.issubdtype(images.dtype, np.floating):
+        if not np.all(np.isfinite(images)):
+            raise ValueError(f"{source}: {int(np.sum(~np.isfinite(images)))} pixel values "
+                             "are NaN or infinite.")
+        if images.max() <= 1.0 and images.min() >= 0.0 and np.any(images % 1 != 0):
+            raise ValueError(f"{source}: float pixels lie in [0, 1]; keras-gans expects "
+                             "values in [0, 255]: multiply them by 255.")
+    if images.min() < 0 or images.max() > 255:
         raise ValueError(
             f"{source}: pixel values lie in [{images.min()}, {images.max()}]; "
             "expected uint8-style values in [0, 255]."
         )
+    fractional = images[images % 1 != 0] if np.issubdtype(images.dtype, np.floating) else []
+    if len(fractional):
+        raise ValueError(f"{source}: pixel values must be whole numbers in [0, 255]; "
+                         f"found {fractional[0]:g}.")
     return images.astype(np.uint8)
 
 
+def as_int_labels(labels, source="labels", num_classes=None):
+    """Checks class labels and returns them as int32, without rounding.
+
+    Integers, or floats that hold whole numbers, in `[0, num_classes)`.
+    Strings (even `"8"`) and fractions are errors that name `source`.
+
+    Example:
+
+    ```python
+    as_int_labels(np.array([0.0, 2.0]), num_classes=3)   # array([0, 2], dtype=int32)
+    ```
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{source}: labels must be one number per image, got shape "
+                         f"{labels.shape}.")
+    if labels.dtype == bool or not (np.issubdtype(labels.dtype, np.integer)
+                                    or np.issubdtype(labels.dtype, np.floating)):
+        example = f" such as '{labels.flat[0]}'" if labels.size else ""
+        raise ValueError(f"{source}: labels must be integers, got {labels.dtype} "
+                         f"values{example}.")
+    if labels.size == 0:
+        return labels.astype(np.int32)
+    if np.issubdtype(labels.dtype, np.floating):
+        bad = labels[~np.isfinite(labels) | (labels % 1 != 0)]
+        if bad.size:
+            raise ValueError(f"{source}: labels must be whole numbers, found {bad[0]:g}.")
+    if labels.min() < 0:
+        raise ValueError(f"{source}: labels must be at least 0, found {labels.min():g}.")
+    if num_classes is not None and labels.max() >= num_classes:
+        raise ValueError(f"{source}: label {labels.max():g} is out of range for "
+                         f"{num_classes} classes (0 to {num_classes - 1}).")
+    return labels.astype(np.int32)
+
+
 def load_images(name="fashion_mnist", split="train", data_dir=None,
-                source="auto", image_size=None, color_mode="grayscale"):
+                source="auto", image_size=None, channels=None, style="google",
+                background="white", resize="crop", on_error="warn"):
     """Loads a dataset into memory from the first source that has it.
 
     Args:
-        name: dataset name (`"fashion_mnist"`, `"mnist"`, `"cifar10"`, ...).
-        split: `"train"` or `"test"`.
-        data_dir: a local directory (or `.npz` file) to read from.
+        name: dataset name (`"fashion_mnist"`, `"mnist"`, `"emoji"`,
+            `"cifar10"`, ...).
+        split: `"train"` or `"test"` (`"all"` for emoji too).
+        data_dir: a local directory (or `.npz` file) to read from; for emoji,
+            the npm package folder or its `.tgz`.
         source: `"auto"` or one of `"directory"`, `"debian"`, `"tfds"`.
-        image_size, color_mode: for a folder of images.
+        image_size: an int or `(height, width)` to resize every image to.
+        channels: 1 or 3; `None` keeps the source's (a folder: 1 if every
+            image is gray, else 3; RGBA becomes RGB).
+        style: for emoji, `"google"` or `"twitter"`.
+        background, resize, on_error: see
+            `keras_gans.image_files.load_image_folder`.
 
     Returns:
         An `ImageData` with uint8 images and int32 labels (or `None`).
@@ -283,39 +354,60 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
     Raises:
         DatasetNotFoundError: no source had the data; the message lists the
             sources tried and how to get the data.
+
+    Example:
+
+    ```python
+    emoji = load_images("emoji", style="twitter", image_size=32)
+    emoji.images.shape, emoji.class_names[3]   # (3410, 32, 32, 3), 'Food & Drink'
+    ```
     """
     if source not in ("auto", *SOURCES):
         raise ValueError(
             f"Unknown source {source!r}; expected 'auto' or one of {SOURCES}."
         )
-    if split not in IDX_FILES:
-        raise ValueError(f"Unknown split {split!r}; expected 'train' or 'test'.")
+    if split not in SPLITS or (split == "all" and name != "emoji"):
+        raise ValueError(f"Unknown split {split!r}; expected 'train' or 'test'"
+                         + (" or 'all'" if name == "emoji" else "") + ".")
+    suggestion = name.replace("-", "_").lower()
+    if data_dir is None and name not in CLASS_NAMES and suggestion in CLASS_NAMES:
+        raise DatasetNotFoundError(f"Unknown dataset {name!r}; did you mean {suggestion!r}?")
+    conversion = dict(image_size=image_size, channels=channels, background=background,
+                      resize=resize)
+    if name == "emoji":
+        images, labels, code_points = emoji.load_emoji(
+            style, split, image_size or 64, channels or 3, background, data_dir)
+        return ImageData(images, labels, name, f"emoji:{style}",
+                         class_names=list(emoji.CATEGORIES), ids=code_points)
     tried = []
 
     if source in ("auto", "directory") and data_dir is not None:
-        return load_from_directory(data_dir, split, image_size, color_mode,
-                                   name=name)
+        return load_from_directory(data_dir, split, name=name, on_error=on_error,
+                                   **conversion)
     if source == "directory":
         raise ValueError("source='directory' needs data_dir=...")
 
     debian_dir = os.path.join(DEBIAN_DATASETS_DIR, DEBIAN_DIRS.get(name, name))
     if source in ("auto", "debian"):
         if name in DEBIAN_DIRS and os.path.isdir(debian_dir):
-            data = load_from_directory(debian_dir, split, name=name)
+            data = load_from_directory(debian_dir, split, name=name, **conversion)
             data.source = f"debian:{debian_dir}"
             return data
         tried.append(f"debian ({debian_dir}: not present)")
 
     if source in ("auto", "tfds"):
         try:
-            return load_from_tfds(name, split)
+            data = load_from_tfds(name, split)
         except Exception as error:  # tfds raises many types when offline
             detail = " ".join(str(error).split())[:200]  # one line
             tried.append(f"tfds ({type(error).__name__}: {detail})")
+        else:
+            data.images = image_files.conform(data.images, **conversion)
+            return data
 
     hints = [
-        "pass data_dir=/path/to/folder (IDX files, a .npz, or class folders; "
-        "--data-dir on the command line)",
+        "pass data_dir=/path/to/folder (IDX files, a .npz, or images, flat or "
+        "in class folders; --data-dir on the command line)",
         "or connect to the internet so tensorflow-datasets can download "
         f"'{name}'",
     ]
@@ -369,12 +461,10 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
             f"{batch_size}: use a smaller batch_size or drop_remainder=False."
         )
     if labels is not None:
-        labels = np.asarray(labels)
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"Labels must be integers, got dtype {labels.dtype}.")
+        labels = as_int_labels(labels)
         if len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels.")
-        elements = (images, labels.astype(np.int32))
+        elements = (images, labels)
     else:
         elements = images
     dataset = tf.data.Dataset.from_tensor_slices(elements)
@@ -394,7 +484,7 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
 def load_dataset(name="fashion_mnist", split="train", batch_size=64,
                  with_labels=False, data_dir=None, source="auto", shuffle=True,
                  seed=None, limit=None, drop_remainder=True, repeat=False,
-                 image_size=None, color_mode="grayscale"):
+                 **conversion):
     """Loads an image dataset as a `tf.data.Dataset` ready for `fit`.
 
     Args:
@@ -406,7 +496,8 @@ def load_dataset(name="fashion_mnist", split="train", batch_size=64,
         shuffle, seed: reshuffle every epoch with this seed.
         limit: keep only the first `limit` examples (for quick runs).
         drop_remainder, repeat: see `make_dataset`.
-        image_size, color_mode: for a folder of images.
+        **conversion: `image_size`, `channels`, `style`, `background`,
+            `resize`, `on_error`, as in `load_images`.
 
     Returns:
         A `tf.data.Dataset` of float32 images in [-1, 1] with shape
@@ -419,8 +510,7 @@ def load_dataset(name="fashion_mnist", split="train", batch_size=64,
     gan.fit(dataset, epochs=5)
     ```
     """
-    data = load_images(name, split, data_dir=data_dir, source=source,
-                       image_size=image_size, color_mode=color_mode)
+    data = load_images(name, split, data_dir=data_dir, source=source, **conversion)
     images, labels = data.images, data.labels
     if limit is not None:
         images = images[:limit]

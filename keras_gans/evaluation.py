@@ -1,30 +1,185 @@
 """Evaluating generators: FID, KID, Inception Score, coverage, conditional accuracy.
 
 `evaluate_generator` draws samples from a generator batch by batch, streams
-them and the real test images through a feature extractor, and returns the
+them and the real images through a feature extractor, and returns the
 metrics as a JSON-ready dict. `FIDMonitor` logs FID and KID during `fit`.
 
-By default the features are those of the dataset's shipped classifier
-(`keras_gans.classifier`), so the numbers live in that classifier's feature
-space (reported as `feature_space`), not Inception's: pass
-`extractor=keras_gans.metrics.inception_v3_extractor()` for the standard FID.
+The feature space (reported as `feature_space`) is chosen by `features`:
+
+- `"classifier"` (the default): the dataset's shipped classifier
+  (`keras_gans.classifier`; Fashion-MNIST, emoji at 32 and 64 pixels), or,
+  for a user's folder in class folders, a classifier trained on that folder
+  and cached.
+- `"inception"`: ImageNet InceptionV3, the standard FID (its weights are
+  downloaded on first use).
+- a path to a `.weights.h5` file of a `keras_gans.classifier` network or a
+  `.keras` model (its `"features"` and `"logits"` layers if it has them).
+
+Figures from different feature spaces are not comparable.
 """
 
 import dataclasses
 import math
+import os
 
 import keras
 import numpy as np
 import scipy.special
 
-from keras_gans import data, metrics
+from keras_gans import classifier, data, metrics
+
+FEATURES = ("classifier", "inception")
+INCEPTION_NAME = "inception_v3"
 
 
-def default_extractor(dataset="fashion_mnist"):
+def default_extractor(dataset="fashion_mnist", image_shape=None):
     """The offline feature extractor of `dataset`: its shipped classifier."""
-    from keras_gans.classifier import classifier_extractor
+    return classifier.classifier_extractor(dataset, image_shape=image_shape)
 
-    return classifier_extractor(dataset)
+
+def _inception_extractor():
+    try:
+        return metrics.inception_v3_extractor()
+    except Exception as error:  # offline downloads fail with many error types
+        detail = " ".join(str(error).split())[:160]
+        raise ValueError(
+            f"InceptionV3's ImageNet weights could not be loaded ({type(error).__name__}: "
+            f"{detail}); they are downloaded on first use, so connect to the internet, "
+            "or use features 'classifier' or an extractor file."
+        ) from None
+
+
+def _weights_file_classes(path):
+    """The number of classes of a `build_classifier` weights file: the width of
+    its last dense layer (Keras names them `dense`, `dense_1`, ...)."""
+    import h5py
+
+    with h5py.File(path, "r") as weights:
+        dense = [name for name in weights.get("layers", {}) if name.startswith("dense")]
+        if not dense:
+            raise ValueError(f"{path} holds no keras-gans classifier weights (no dense "
+                             "layer): pass a .keras model instead.")
+        last = max(dense, key=lambda name: int(name[len("dense_"):] or 0))
+        return int(weights["layers"][last]["vars"]["1"].shape[0])
+
+
+def _file_extractor(path, image_shape):
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No feature extractor file at {path}.")
+    if path.endswith(".weights.h5"):
+        model = classifier.build_classifier(image_shape, _weights_file_classes(path),
+                                            name=name)
+        model.load_weights(path)
+        return metrics.FeatureExtractor.from_layers(model, "features", "logits", name=name)
+    model = keras.models.load_model(path, compile=False)
+    names = {layer.name for layer in model.layers}
+    if "features" in names:
+        return metrics.FeatureExtractor.from_layers(
+            model, "features", "logits" if "logits" in names else None, name=name)
+    return metrics.FeatureExtractor(model, name=name)
+
+
+def feature_extractor(features="classifier", dataset="fashion_mnist", data_dir=None,
+                      image_shape=None):
+    """The `FeatureExtractor` that `features` names for a dataset and image shape.
+
+    Args:
+        features: `"classifier"`, `"inception"`, or a `.weights.h5` or
+            `.keras` file (see the module's docstring).
+        dataset, data_dir: the real images; a folder without a shipped
+            classifier gets one trained on its class folders.
+        image_shape: `(height, width, channels)` of the images compared.
+
+    Example:
+
+    ```python
+    extractor = feature_extractor("classifier", "emoji", image_shape=(32, 32, 3))
+    extractor.name   # 'emoji_32_classifier'
+    ```
+    """
+    image_shape = tuple(image_shape or classifier.IMAGE_SHAPES.get(dataset, ()))
+    if features == "inception":
+        return _inception_extractor()
+    if features != "classifier":
+        if not str(features).endswith((".weights.h5", ".keras")):
+            raise ValueError(f"features must be 'classifier', 'inception' or a .weights.h5 "
+                             f"or .keras file, got {features!r}.")
+        return _file_extractor(os.path.expanduser(features), image_shape)
+    if classifier.has_shipped_classifier(dataset, image_shape):
+        return default_extractor(dataset, image_shape)
+    if data_dir is not None and dataset != "emoji":
+        return classifier.folder_classifier_extractor(data_dir, image_shape)
+    sizes = classifier.IMAGE_SIZES.get(dataset)
+    shipped = (f" (it ships at {' and '.join(map(str, sizes))} pixels)" if sizes else "")
+    raise ValueError(
+        f"No classifier ships for {dataset!r} at shape {image_shape}{shipped}: use "
+        "features 'inception' or an extractor file, or pass data_dir, a folder of the "
+        "images in class folders, to train one."
+    )
+
+
+def _folder_has_split(data_dir, split):
+    """Whether a user's data folder holds `split` apart from the other split."""
+    directory = os.path.expanduser(data_dir)
+    if os.path.isdir(directory):
+        if all(os.path.isdir(os.path.join(directory, s)) for s in data.IDX_FILES):
+            return True
+        names = os.listdir(directory)
+        images_file = data.IDX_FILES[split][0].split("-idx")[0]  # e.g. t10k-images
+        if any(n.startswith(images_file) for n in names):
+            return True
+        npz_files = sorted(n for n in names if n.endswith(".npz"))
+        if not npz_files:
+            return False
+        directory = os.path.join(directory, npz_files[0])
+    if directory.endswith(".npz"):
+        with np.load(directory, allow_pickle=False) as arrays:
+            return bool({f"x_{split}", f"{split}_images"} & set(arrays.files))
+    return False
+
+
+def load_real_images(dataset="fashion_mnist", split="test", data_dir=None, style="google",
+                     image_shape=None):
+    """The real images a generator is compared with, and the split they are.
+
+    Emoji gives the split of `style`. A user's folder gives its `split` when
+    it has one (`train/` and `test/` sub-folders, IDX or `.npz` splits), else
+    all its images, and the split is then `"all"`.
+
+    Args:
+        dataset, data_dir, style: as in `keras_gans.data.load_images`.
+        split: `"train"`, `"test"` or `"all"`.
+        image_shape: `(height, width, channels)` the images are brought to;
+            `None` keeps them as stored.
+
+    Returns:
+        `(image_data, real_split)`.
+
+    Example:
+
+    ```python
+    real, real_split = load_real_images(data_dir="~/pets", image_shape=(64, 64, 3))
+    ```
+    """
+    if split not in data.SPLITS:
+        raise ValueError(f"Unknown split {split!r}; expected one of {', '.join(data.SPLITS)}.")
+    conversion = {} if image_shape is None else {
+        "image_size": tuple(image_shape[:2]), "channels": image_shape[2]}
+    if dataset == "emoji" or data_dir is None:
+        return data.load_images(dataset, split, data_dir=data_dir, style=style,
+                                **conversion), split
+    splits = ("train", "test") if split == "all" else (split,)
+    if not all(_folder_has_split(data_dir, s) for s in splits):
+        return data.load_images(dataset, "train", data_dir=data_dir, **conversion), "all"
+    parts = [data.load_images(dataset, s, data_dir=data_dir, **conversion) for s in splits]
+    if len(parts) == 1:
+        return parts[0], split
+    labelled = all(p.labels is not None for p in parts)
+    return dataclasses.replace(
+        parts[0], images=np.concatenate([p.images for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]) if labelled else None,
+        ids=None), "all"
 
 
 @dataclasses.dataclass
@@ -115,12 +270,19 @@ def compare(fake, real, kid_subsets=metrics.KID_SUBSETS,
     }
 
 
-def _check_image_shape(generator, real_images):
+def _check_image_shape(generator, real_images, extractor):
     shape = getattr(generator, "image_shape", None)
     if shape is not None and tuple(shape) != tuple(real_images.image_shape):
         raise ValueError(
             f"The generator makes images of shape {tuple(shape)}, but "
             f"{real_images.name} holds images of shape {real_images.image_shape}."
+        )
+    takes = getattr(extractor.model, "input_shape", None)
+    if extractor.preprocess is None and isinstance(takes, tuple) and (
+            tuple(takes[1:]) != tuple(real_images.image_shape)):
+        raise ValueError(
+            f"The generator makes images of shape {real_images.image_shape}, but the "
+            f"feature extractor {extractor.name} takes images of shape {tuple(takes[1:])}."
         )
 
 
@@ -129,69 +291,129 @@ def _seeds(seed):
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(3)]
 
 
+@dataclasses.dataclass
+class RealReference:
+    """The real images' side of a comparison, measured once.
+
+    Attributes:
+        measurement: the real images' `Measurement`.
+        extractor: the `FeatureExtractor` that measured them.
+        num_classes: the dataset's class count, or `None`.
+        coverage_classes: classes of the extractor's logits over which
+            coverage is counted (`None`: no coverage).
+        info: `n_real`, `real_split`, `feature_space`, `dataset` (and
+            `style`) for the result.
+    """
+
+    measurement: Measurement
+    extractor: metrics.FeatureExtractor
+    num_classes: int | None
+    coverage_classes: int | None
+    info: dict
+
+
+def measure_real(generator, dataset="fashion_mnist", data_dir=None, style="google",
+                 split="test", features="classifier", extractor=None, batch_size=500,
+                 seed=0):
+    """Loads and measures the real images a generator is compared with.
+
+    The images are brought to the generator's `image_shape`. See
+    `evaluate_generator` for the arguments.
+
+    Returns:
+        A `RealReference`.
+    """
+    image_shape = getattr(generator, "image_shape", None)
+    image_shape = None if image_shape is None else tuple(image_shape)
+    real_images, real_split = load_real_images(dataset, split, data_dir, style, image_shape)
+    extractor = extractor or feature_extractor(features, dataset, data_dir,
+                                               image_shape or real_images.image_shape)
+    _check_image_shape(generator, real_images, extractor)
+    real = measure(array_batches(real_images.images, batch_size), extractor, seed=seed)
+    width = None if real.probabilities is None else real.probabilities.shape[1]
+    coverage_classes = None
+    if width is not None and extractor.name != INCEPTION_NAME and width == (
+            real_images.num_classes or width):
+        coverage_classes = width
+    info = {"n_real": len(real_images.images), "real_split": real_split,
+            "feature_space": extractor.name, "dataset": dataset}
+    if dataset == "emoji":
+        info["style"] = style
+    return RealReference(real, extractor, real_images.num_classes, coverage_classes, info)
+
+
 def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=10000,
-                       seed=0, batch_size=500, extractor=None):
+                       seed=0, batch_size=500, extractor=None, style="google",
+                       split="test", features="classifier"):
     """FID, KID, Inception Score, class coverage (and conditional accuracy).
 
-    `n` samples are generated in batches and compared with the dataset's
-    whole test split. Conditional generators are asked for the classes in
-    turn. Class coverage and conditional accuracy use the extractor's logits
-    when it predicts the dataset's classes (the default classifier does).
+    `n` samples are generated in batches and compared with a whole split of
+    the real images, brought to the generator's `image_shape`. Conditional
+    generators are asked for the classes in turn. Coverage and conditional
+    accuracy use the extractor's logits when it predicts the dataset's
+    classes (the classifiers do); the real images' shares of the predicted
+    classes (`coverage_real`) show what a perfect generator would score, which
+    matters for imbalanced data such as emoji.
 
     Args:
-        generator: has `generate(n, labels=None, seed=None)`, `conditional`
-            and `num_classes`: a GAN model or a
+        generator: has `generate(n, labels=None, seed=None)`, `image_shape`,
+            `conditional` and `num_classes`: a GAN model or a
             `keras_gans.saving.ExportedGenerator`.
-        dataset, data_dir: the real images, as in
-            `keras_gans.data.load_images`.
+        dataset, data_dir, style: the real images, as in
+            `keras_gans.data.load_images` (a user's folder: `data_dir`).
         n: how many images to generate.
         seed: seed of the samples, the kept features and the KID subsets.
         batch_size: images per generator and extractor call.
-        extractor: a `keras_gans.metrics.FeatureExtractor`; by default the
-            dataset's shipped classifier.
+        extractor: a `keras_gans.metrics.FeatureExtractor`; overrides
+            `features`.
+        split: the real split, `"test"`, `"train"` or `"all"`; a folder
+            without that split gives all its images.
+        features: `"classifier"`, `"inception"` or an extractor file; see
+            `feature_extractor`.
 
     Returns:
         A dict of python numbers and lists: `fid`, `kid`, `kid_std`, `is`,
         `is_std`, `coverage` (fraction of samples per class), `coverage_min`,
         `classes_covered` (classes with at least 5% of the samples),
-        `cond_acc` (conditional generators only), `n`, `n_real`,
-        `feature_space` and `dataset`. Metrics the extractor cannot give are
-        `None`.
+        `coverage_real` and `classes_covered_real` (the same for the real
+        images), `cond_acc` (conditional generators only), `n`, `n_real`,
+        `real_split`, `feature_space`, `dataset` (and `style` for emoji).
+        Metrics the extractor cannot give are `None`.
 
     Example:
 
     ```python
-    generator = keras_gans.load_generator("runs/dcgan_fashion_mnist/generator")
-    evaluate_generator(generator, n=10000)["fid"]
+    generator = keras_gans.load_generator("runs/dcgan_emoji_google_32/generator")
+    evaluate_generator(generator, dataset="emoji", style="google", n=2000)["fid"]
     ```
     """
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}.")
-    extractor = extractor or default_extractor(dataset)
-    real_images = data.load_images(dataset, "test", data_dir=data_dir)
-    _check_image_shape(generator, real_images)
     real_seed, fake_seed, kid_seed = _seeds(seed)
-    real = measure(array_batches(real_images.images, batch_size), extractor,
-                   seed=real_seed)
-    labels = requested_labels(generator, n, real_images.num_classes)
+    reference = measure_real(generator, dataset, data_dir, style, split, features,
+                             extractor, batch_size, real_seed)
+    labels = requested_labels(generator, n, reference.num_classes)
     fake = measure(generated_batches(generator, n, batch_size, fake_seed, labels),
-                   extractor, seed=fake_seed)
+                   reference.extractor, seed=fake_seed)
 
-    result = compare(fake, real, seed=kid_seed)
+    result = compare(fake, reference.measurement, seed=kid_seed)
     result["is"] = result["is_std"] = None
-    result.update(coverage=None, coverage_min=None, classes_covered=None)
+    result.update(coverage=None, coverage_min=None, classes_covered=None,
+                  coverage_real=None, classes_covered_real=None)
     if fake.probabilities is not None:
         result["is"], result["is_std"] = metrics.inception_score(fake.probabilities)
-        num_classes = real_images.num_classes
-        if fake.probabilities.shape[1] == num_classes:
-            result.update(metrics.class_coverage(fake.predicted_classes, num_classes))
-            if labels is not None:
-                result["cond_acc"] = metrics.conditional_accuracy(
-                    fake.predicted_classes, labels)
+    if reference.coverage_classes is not None:
+        classes = reference.coverage_classes
+        result.update(metrics.class_coverage(fake.predicted_classes, classes))
+        real_coverage = metrics.class_coverage(
+            reference.measurement.predicted_classes, classes)
+        result.update(coverage_real=real_coverage["coverage"],
+                      classes_covered_real=real_coverage["classes_covered"])
+        if labels is not None:
+            result["cond_acc"] = metrics.conditional_accuracy(fake.predicted_classes, labels)
     if labels is not None:
         result.setdefault("cond_acc", None)
-    result.update(n=int(n), n_real=len(real_images.images),
-                  feature_space=extractor.name, dataset=dataset)
+    result.update(n=int(n), **reference.info)
     return result
 
 
@@ -199,10 +421,10 @@ class FIDMonitor(keras.callbacks.Callback):
     """Logs FID and KID of the model's generator every few epochs.
 
     Every `every` epochs it draws `n` samples from the same noise, compares
-    them with the dataset's test split, and writes `fid`, `kid` and `kid_std`
-    into the epoch's logs, so they appear in `History` and in callbacks listed
-    after this one, such as `keras.callbacks.TensorBoard`. The test split's
-    features are computed once.
+    them with a split of the real images, and writes `fid`, `kid` and
+    `kid_std` into the epoch's logs, so they appear in `History` and in
+    callbacks listed after this one, such as `keras.callbacks.TensorBoard`.
+    The real images' features are computed once.
 
     FID is biased upwards at small `n`: compare values measured with the
     same `n` only.
@@ -210,18 +432,18 @@ class FIDMonitor(keras.callbacks.Callback):
     Args:
         every: measure every this many epochs.
         n: samples per measurement.
-        dataset, data_dir: the real images, as in
-            `keras_gans.data.load_images`.
+        dataset, data_dir, style, split, features: the real images and the
+            feature space, as in `evaluate_generator`.
         seed: seed of the samples and the KID subsets.
         batch_size: images per generator and extractor call.
-        extractor: a `keras_gans.metrics.FeatureExtractor`; by default the
-            dataset's shipped classifier.
+        extractor: a `keras_gans.metrics.FeatureExtractor`; overrides
+            `features`.
 
     Example:
 
     ```python
     history = gan.fit(dataset, epochs=20, callbacks=[
-        FIDMonitor(every=5, n=2000),
+        FIDMonitor(every=5, n=2000, dataset="emoji", style="twitter"),
         keras.callbacks.TensorBoard("logs/"),
     ])
     history.history["fid"]  # one value per measurement
@@ -229,7 +451,8 @@ class FIDMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, every=1, n=2000, dataset="fashion_mnist", data_dir=None, seed=0,
-                 batch_size=500, extractor=None):
+                 batch_size=500, extractor=None, style="google", split="test",
+                 features="classifier"):
         super().__init__()
         if every < 1 or n < 2:
             raise ValueError(f"every must be >= 1 and n >= 2, got {every} and {n}.")
@@ -237,31 +460,30 @@ class FIDMonitor(keras.callbacks.Callback):
         self.n = int(n)
         self.dataset = dataset
         self.data_dir = data_dir
+        self.style = style
+        self.split = split
+        self.features = features
         self.seed = seed
         self.batch_size = batch_size
         self.extractor = extractor
-        self.real = None
-        self.num_classes = None
+        self.reference = None
 
     def on_train_begin(self, logs=None):
-        if self.real is not None:
+        if self.reference is not None:
             return
-        self.extractor = self.extractor or default_extractor(self.dataset)
-        real_images = data.load_images(self.dataset, "test", data_dir=self.data_dir)
-        _check_image_shape(self.model, real_images)
-        self.num_classes = real_images.num_classes
         real_seed, _, _ = _seeds(self.seed)
-        self.real = measure(array_batches(real_images.images, self.batch_size),
-                            self.extractor, seed=real_seed)
+        self.reference = measure_real(self.model, self.dataset, self.data_dir, self.style,
+                                      self.split, self.features, self.extractor,
+                                      self.batch_size, real_seed)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
         _, fake_seed, kid_seed = _seeds(self.seed)
-        labels = requested_labels(self.model, self.n, self.num_classes)
+        labels = requested_labels(self.model, self.n, self.reference.num_classes)
         fake = measure(generated_batches(self.model, self.n, self.batch_size, fake_seed,
                                          labels),
-                       self.extractor, seed=fake_seed)
-        scores = compare(fake, self.real, seed=kid_seed)
+                       self.reference.extractor, seed=fake_seed)
+        scores = compare(fake, self.reference.measurement, seed=kid_seed)
         if logs is not None:
             logs.update(scores)

@@ -120,13 +120,12 @@ def test_resumed_run_takes_this_commands_steps_per_execution(dcgan_run, tmp_path
     assert int(model.g_optimizer.iterations) == 3 * 4
 
 
-def test_train_resume_without_checkpoint_starts_afresh(tmp_path, data_args, capsys):
+def test_train_resume_without_checkpoint_is_an_error(tmp_path, data_args, capsys):
     status = run(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "64",
                   "--out", str(tmp_path), "--resume", "--quiet", "--latent-dim", "8",
                   *data_args])
-    assert status == 0
-    assert "starting afresh" in capsys.readouterr().out
-    assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 1
+    assert_one_line_error(capsys, status, "no checkpoint", "without --resume")
+    assert not (tmp_path / "checkpoint").exists()
 
 
 TRAIN_EVERY_VARIANT = {

@@ -146,9 +146,8 @@ def _write_class_folders(root, per_class=3):
 def test_load_from_directory_reads_class_folders_of_pngs(tmp_path):
     _write_class_folders(tmp_path / "pets")
 
-    grey = data.load_from_directory(str(tmp_path / "pets"), image_size=(16, 16))
-    rgb = data.load_from_directory(str(tmp_path / "pets"), image_size=(8, 8),
-                                   color_mode="rgb")
+    grey = data.load_from_directory(str(tmp_path / "pets"), image_size=(16, 16), channels=1)
+    rgb = data.load_from_directory(str(tmp_path / "pets"), image_size=(8, 8))
 
     assert grey.images.shape == (6, 16, 16, 1) and grey.images.dtype == np.uint8
     assert rgb.images.shape == (6, 8, 8, 3)
@@ -157,8 +156,9 @@ def test_load_from_directory_reads_class_folders_of_pngs(tmp_path):
     assert grey.name == "pets"
 
 
-def test_load_from_directory_needs_image_size_for_class_folders(tmp_path):
+def test_load_from_directory_needs_image_size_for_mixed_sizes(tmp_path):
     _write_class_folders(tmp_path / "pets", per_class=1)
+    Image.new("RGB", (10, 12)).save(tmp_path / "pets" / "dogs" / "small.png")
     with pytest.raises(ValueError, match="image_size"):
         data.load_from_directory(str(tmp_path / "pets"))
 
@@ -375,9 +375,60 @@ def test_make_dataset_rejects_fewer_images_than_a_batch():
 
 
 def test_make_dataset_rejects_non_integer_labels():
-    with pytest.raises(ValueError, match="Labels must be integers"):
+    with pytest.raises(ValueError, match="labels must be whole numbers, found 0.5"):
         data.make_dataset(np.zeros((8, 28, 28, 1), np.uint8), labels=np.zeros(8) + 0.5,
                           batch_size=4)
+
+
+@pytest.mark.parametrize("pixels, message", [
+    (np.full((2, 4, 4), 0.5), r"float pixels lie in \[0, 1\].*multiply them by 255"),
+    (np.full((2, 4, 4), np.nan), "2 pixel values are NaN or infinite"),
+    (np.full((2, 4, 4), 100.6), "whole numbers in \\[0, 255\\]; found 100.6"),
+    (np.full((2, 4, 4), "7"), "pixels must be numbers"),
+])
+def test_npz_pixels_that_would_train_on_garbage_are_refused(tmp_path, pixels, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=pixels)
+    with pytest.raises(ValueError, match=message) as error:
+        data.load_images("bad", data_dir=str(path))
+    assert str(path) in str(error.value)
+
+
+def test_whole_float_pixels_and_labels_are_accepted(tmp_path):
+    path = tmp_path / "ok.npz"
+    np.savez(path, x_train=np.full((2, 4, 4), 255.0), y_train=np.array([1.0, 0.0]))
+    loaded = data.load_images("ok", data_dir=str(path))
+    assert loaded.images.dtype == np.uint8 and loaded.images.max() == 255
+    np.testing.assert_array_equal(loaded.labels, [1, 0])
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([8.6, 1.0]), "whole numbers, found 8.6"),
+    (np.array(["8", "1"]), "labels must be integers, got <U1 values such as '8'"),
+    (np.array(["cat", "dog"]), "labels must be integers.*'cat'"),
+    (np.array([-1, 0]), "at least 0, found -1"),
+])
+def test_npz_labels_are_checked_before_any_cast(tmp_path, labels, message):
+    path = tmp_path / "labelled.npz"
+    np.savez(path, x_train=np.zeros((2, 4, 4), np.uint8), y_train=labels)
+    with pytest.raises(ValueError, match=message) as error:
+        data.load_images("labelled", data_dir=str(path))
+    assert "labelled.npz labels" in str(error.value)
+
+
+def test_labels_beyond_the_class_names_are_refused(tmp_path):
+    path = tmp_path / "fashion_mnist.npz"
+    np.savez(path, x_train=np.zeros((2, 4, 4), np.uint8), y_train=np.array([3, 10]))
+    with pytest.raises(ValueError, match="label 10 is out of range for 10 classes"):
+        data.load_images("fashion_mnist", data_dir=str(path))
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated"])
+def test_empty_or_truncated_npz_is_a_one_line_error(tmp_path, content):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a readable .npz file"):
+        data.load_images("broken", data_dir=str(path))
 
 
 def test_make_dataset_rejects_label_count_mismatch():

@@ -17,7 +17,8 @@ from keras_gans.data import load_dataset, load_images, to_uint8
 pytestmark = requires_fashion_mnist
 
 RESULT_KEYS = {"fid", "kid", "kid_std", "is", "is_std", "coverage", "coverage_min",
-               "classes_covered", "n", "n_real", "feature_space", "dataset"}
+               "classes_covered", "coverage_real", "classes_covered_real", "n", "n_real",
+               "real_split", "feature_space", "dataset"}
 
 
 class RealImages:
@@ -70,6 +71,7 @@ def test_evaluate_untrained_dcgan(extractor):
     json.loads(json.dumps(result))
     assert result["feature_space"] == "fashion_mnist_classifier"
     assert result["n"] == 200 and result["n_real"] == 10000
+    assert result["real_split"] == "test" and result["classes_covered_real"] == 10
     assert result["fid"] > 0 and result["kid"] > 0 and result["kid_std"] >= 0
     assert 1.0 <= result["is"] <= 10.0
     assert len(result["coverage"]) == 10
@@ -115,7 +117,7 @@ def test_evaluate_an_export_matches_its_model(tmp_path, extractor):
 
 def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
     gan = keras_gans.ConditionalGAN(num_classes=10, seed=0)
-    gan.export(str(tmp_path / "generator"))
+    gan.export(str(tmp_path / "generator"), metadata={"dataset": "fashion_mnist"})
     status = cli.main(["evaluate", str(tmp_path / "generator"), "--n", "100"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert status == 0

@@ -2,7 +2,6 @@
 an interrupted checkpoint or export leaves the previous one whole."""
 
 import io
-import json
 import os
 import re
 import shutil
@@ -59,11 +58,10 @@ def ema_arrays(model):
     return arrays
 
 
-def read_state(path):
+def read_state(directory):
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
+        return GANCheckpoint.read_state(str(directory))
+    except ValueError:  # a checkpoint being replaced
         return {}
 
 
@@ -100,7 +98,7 @@ def test_sigkill_mid_epoch_then_resume_restores_training_state(tmp_path, data_ar
     args = [*CLI, "dcgan", "--limit", "640", "--batch-size", "32",
             "--epochs", str(EPOCHS), "--checkpoint-every", "5", "--ema-decay", "0.9",
             "--out", str(out), "--quiet", *data_args]
-    state_path = out / "checkpoint" / "state.json"
+    state_path = out / "checkpoint"
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(args, env=ENV, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -124,7 +122,7 @@ def test_sigkill_mid_epoch_then_resume_restores_training_state(tmp_path, data_ar
 
     killed_dir = tmp_path / "killed_checkpoint"
     shutil.copytree(out / "checkpoint", killed_dir)
-    killed_state = read_state(killed_dir / "state.json")
+    killed_state = read_state(killed_dir)
     killed_epoch = killed_state["epoch"]
     assert 1 <= killed_epoch < EPOCHS
     saved = read_archive(killed_dir / GANCheckpoint.filename)
@@ -163,9 +161,9 @@ def test_sigkill_mid_epoch_then_resume_restores_training_state(tmp_path, data_ar
     assert f"at epoch {killed_epoch + 1}" in resumed.stdout
     assert read_state(state_path)["epoch"] == EPOCHS
     final = read_archive(out / "checkpoint" / GANCheckpoint.filename)
-    # A mid-epoch checkpoint resumes at the start of its epoch, so the resumed
-    # run takes every step of the remaining epochs on top of the saved count.
-    steps_after = (EPOCHS - killed_epoch) * STEPS_PER_EPOCH
+    # A mid-epoch checkpoint resumes at the start of its epoch and ends as many
+    # steps early, so the run takes as many steps as an uninterrupted one.
+    steps_after = EPOCHS * STEPS_PER_EPOCH - d_steps
     assert int(final["d_optimizer/vars/0"]) == d_steps + steps_after
     assert int(final["g_optimizer/vars/0"]) == g_steps + steps_after
     draws_per_step = seed_state[1] // d_steps
@@ -194,7 +192,7 @@ def test_cli_stops_on_non_finite_loss_and_keeps_last_good_checkpoint(tmp_path, d
     assert found, message
     epoch, step = int(found.group(1)), int(found.group(2))
     assert (epoch, step) > (1, 1), "the first step went NaN: no checkpoint to check"
-    state = read_state(out / "checkpoint" / "state.json")
+    state = read_state(out / "checkpoint")
     if step > 1:
         assert (state["epoch"], state["step_in_epoch"]) == (epoch - 1, step - 1)
     model = load_gan(str(out / "checkpoint" / GANCheckpoint.filename))
@@ -217,21 +215,21 @@ class BlowUpLearningRate(keras.callbacks.Callback):
 
 
 def test_checkpoint_never_holds_non_finite_weights(tmp_path):
-    """An update that makes the weights non-finite is caught: training stops
-    at the first NaN loss and the checkpoint keeps the last finite weights."""
+    """An update that makes the weights non-finite is caught at that step,
+    before any loss turns NaN, and the checkpoint keeps the last finite weights."""
     model = small_gan()
     stop = StopOnNonFinite()
     checkpoint = GANCheckpoint(str(tmp_path), every_steps=1)
     model.fit(small_batches(steps=8), epochs=1, verbose=0,
               callbacks=[stop, BlowUpLearningRate(after=3), checkpoint])
     assert stop.message is not None
-    assert "epoch 1, step 5" in stop.message
+    assert "epoch 1, step 4" in stop.message
     assert model.stop_training
-    state = read_state(tmp_path / "state.json")
-    assert state["step_in_epoch"] == 3
+    state = read_state(tmp_path)  # step 3 ended with an infinite learning rate
+    assert state["step_in_epoch"] == 2
     restored = load_gan(checkpoint.path)
     assert all_finite(restored)
-    assert int(restored.d_optimizer.iterations.numpy()) == 3
+    assert int(restored.d_optimizer.iterations.numpy()) == 2
 
 
 # ------------------------------------------------------------- atomic writes
@@ -265,7 +263,7 @@ def test_gan_checkpoint_keeps_previous_checkpoint_on_crash(tmp_path, monkeypatch
     checkpoint = GANCheckpoint(str(tmp_path / "checkpoint"))
     model.fit(small_batches(), epochs=1, verbose=0, callbacks=[checkpoint])
     archive_before = (tmp_path / "checkpoint" / GANCheckpoint.filename).read_bytes()
-    state_before = read_state(tmp_path / "checkpoint" / "state.json")
+    state_before = read_state(tmp_path / "checkpoint")
     assert state_before["epoch"] == 1
 
     monkeypatch.setattr(keras.Model, "save",
@@ -276,10 +274,10 @@ def test_gan_checkpoint_keeps_previous_checkpoint_on_crash(tmp_path, monkeypatch
     monkeypatch.undo()
 
     assert (tmp_path / "checkpoint" / GANCheckpoint.filename).read_bytes() == archive_before
-    assert read_state(tmp_path / "checkpoint" / "state.json") == state_before
+    assert read_state(tmp_path / "checkpoint") == state_before
     restored, epoch = GANCheckpoint.resume(str(tmp_path / "checkpoint"))
     assert epoch == 1 and int(restored.d_optimizer.iterations.numpy()) == 4
-    assert leftovers(tmp_path / "checkpoint", [GANCheckpoint.filename, "state.json"]) == []
+    assert leftovers(tmp_path / "checkpoint", [GANCheckpoint.filename]) == []
 
 
 def test_export_keeps_previous_export_on_crash(tmp_path, monkeypatch):
