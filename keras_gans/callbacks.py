@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_gans import plotting
 from keras_gans.files import atomic_path
-from keras_gans.sampling import latent_noise, predict_in_batches
+from keras_gans.sampling import latent_noise
 from keras_gans.saving import load_gan
 
 
@@ -436,10 +436,8 @@ class CollapseMonitor(keras.callbacks.Callback):
         model = self.model
         if getattr(model, "stopped_on_non_finite", False):
             return
-        z = latent_noise(self.num_images, model.latent_dim, self.seed)
         labels = np.arange(self.num_images) % model.num_classes if model.conditional else None
-        images = predict_in_batches(model.sampling_generator,
-                                    [z] if labels is None else [z, labels])
+        images = model.generate(self.num_images, seed=self.seed, labels=labels)
         spread, saturated = _spread(images), _saturated(images)
         self.problem = None
         if spread < 0.01 * self.real_spread:

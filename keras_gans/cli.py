@@ -624,11 +624,13 @@ def run_sample(args):
 
 
 def _model_metadata(name, generator):
-    """An export's metadata; for a `.keras` checkpoint, its run's export's."""
-    from keras_gans import saving
+    """A preset's or export's metadata; for a `.keras` checkpoint, its run's export's."""
+    from keras_gans import pretrained, saving
 
     if hasattr(generator, "metadata"):
         return generator.metadata
+    if not name.endswith(".keras"):
+        return saving.read_metadata(pretrained.pretrained_path(name))
     folder = os.path.dirname(os.path.abspath(name))
     for run_dir in (folder, os.path.dirname(folder)):
         metadata = saving.read_metadata(os.path.join(run_dir, "generator"))

@@ -230,7 +230,8 @@ def test_full_disk_while_writing_history_keeps_the_previous_one(two_epoch_run, t
     monkeypatch.undo()
     one_line_error(capsys, status, "No space left on device", str(out / "history.json"))
     assert (out / "history.json").read_bytes() == before
-    assert sorted(os.listdir(out)) == ["checkpoint", "generator", "history.json", "samples"]
+    assert sorted(os.listdir(out)) == ["checkpoint", "generator", "history.json", "preset",
+                                       "samples"]
 
 
 # ------------------------------------------------------------------- signals
