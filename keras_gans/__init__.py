@@ -1,19 +1,35 @@
-"""keras-gans: generative adversarial networks that train with `model.fit`."""
+"""keras-gans: generative adversarial networks that train with `model.fit`.
 
-from keras_gans import augment, callbacks, data, losses, plotting
-from keras_gans.models import (
-    DCGAN,
-    GAN,
-    VARIANTS,
-    WGAN,
-    WGANGP,
-    AdversarialModel,
-    ConditionalGAN,
-    NoiseToImage,
-    VanillaGAN,
-    get_variant,
-)
-from keras_gans.pretrained import list_pretrained, load_pretrained
-from keras_gans.saving import export_generator, load_gan, load_generator
+The package loads lazily: `import keras_gans` imports no TensorFlow until a
+name below is first used, which then loads every variant (so saved models
+deserialise) and the modules listed in `__all__`. The `keras-gans` command
+uses this to start TensorFlow quietly.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting")
+_NAMES = {
+    "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
+                          "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant"),
+    "keras_gans.pretrained": ("list_pretrained", "load_pretrained"),
+    "keras_gans.saving": ("export_generator", "load_gan", "load_generator"),
+}
+__all__ = [*_SUBMODULES, *(name for names in _NAMES.values() for name in names)]
+
+
+def __getattr__(name):
+    if name not in __all__:
+        raise AttributeError(f"module 'keras_gans' has no attribute {name!r}")
+    for module in _SUBMODULES:
+        globals()[module] = importlib.import_module(f"keras_gans.{module}")
+    for module, names in _NAMES.items():
+        loaded = importlib.import_module(module)
+        globals().update({n: getattr(loaded, n) for n in names})
+    return globals()[name]
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -685,16 +685,24 @@ def run_list(args):
     if not models:
         print("No pretrained models found in: " + ", ".join(pretrained.model_dirs()))
         return
-    columns = ("variant", "epochs", "fid", "kid", "cond_acc", "path")
-    print(f"{'name':<32}" + "".join(f"{c:<12}" for c in columns[:-1]) + "path")
-    for name, info in models.items():
-        cells = []
-        for column in columns[:-1]:
-            value = info.get(column, "")
-            if isinstance(value, float):
-                value = f"{value:.4g}"
-            cells.append(f"{value if value is not None else '':<12}")
-        print(f"{name:<32}" + "".join(cells) + info["path"])
+    columns = ("name", "variant", "dataset", "epochs", "fid", "kid", "cond_acc", "path")
+    rows = [[_printable(name)] + [_cell(info.get(column)) for column in columns[1:]]
+            for name, info in models.items()]
+    widths = [max(len(column), *(len(row[i]) for row in rows)) + 2
+              for i, column in enumerate(columns)]
+    for row in [list(columns), *rows]:
+        print("".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else _printable(str(value))
+
+
+def _printable(text):
+    """`text` with control characters (ANSI escapes, newlines) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "evaluate": run_evaluate,
@@ -729,6 +737,8 @@ def _start_tensorflow(verbose):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     with _native_stderr_silenced(quiet):
         import tensorflow as tf
+
+        import keras_gans.models  # noqa: F401  (registers the variants for loading)
 
         tf.config.list_logical_devices("CPU")
 

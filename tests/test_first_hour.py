@@ -1,6 +1,9 @@
 """What a new user meets first: runs that are not silently replaced, clear output."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -61,3 +64,38 @@ def test_resume_and_overwrite_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "dcgan", "--resume", "--overwrite"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.subprocess
+def test_commands_start_without_tensorflows_startup_lines():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "keras_gans.cli", "--help"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "usage: keras-gans" in result.stdout
+    assert "oneDNN" not in result.stderr and "cuInit" not in result.stderr
+    assert "I0000" not in result.stderr and "absl" not in result.stderr
+
+
+def test_import_keras_gans_loads_tensorflow_only_when_a_model_is_used():
+    code = ("import sys, keras_gans; before = 'tensorflow' in sys.modules; "
+            "keras_gans.DCGAN; print(before, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_list_columns_stay_apart_and_names_print_safely(tmp_path, monkeypatch, capsys):
+    preset = tmp_path / "evil\x1b[31m\nfake_row"
+    preset.mkdir()
+    (preset / "metadata.json").write_text(json.dumps(
+        {"variant": "ConditionalGAN", "epochs": 8, "fid": 1.5, "dataset": "emoji"}))
+    (preset / "config.json").write_text("{}")
+    monkeypatch.setenv("KERAS_GANS_MODELS", str(tmp_path))
+
+    assert cli.main(["list"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("evil"))
+    assert "\x1b" not in row and "evil\\x1b[31m\\nfake_row" in row
+    assert "ConditionalGAN  " in row  # the variant never runs into the epochs
+    assert not any(line.startswith("fake_row") for line in lines)
