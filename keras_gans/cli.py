@@ -180,7 +180,8 @@ def _build_parser():
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--out", default="grid.png", help="PNG path")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--labels", help="comma-separated class labels "
+    sample.add_argument("--labels", help="comma-separated class indices or names, one for "
+                        "all images or one per image "
                         "(conditional models; default: cycle through classes)")
 
     evaluate = commands.add_parser(
@@ -320,7 +321,7 @@ def _takers(option):
     return ", ".join(f"{name}: {_shown(default)}" for name, default in defaults.items())
 
 
-def _build_model(args, num_classes, image_shape, steps_per_epoch):
+def _build_model(args, num_classes, image_shape, steps_per_epoch, class_names=None):
     import keras
 
     from keras_gans.models import get_variant
@@ -331,6 +332,7 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch):
     kwargs.update(image_shape=image_shape, seed=args.seed)
     if "num_classes" in _model_defaults(cls):
         kwargs["num_classes"] = num_classes
+        kwargs["class_names"] = class_names
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
@@ -530,7 +532,8 @@ def run_train(args):
         print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
     args.epochs = args.epochs or 5
     if model is None:
-        model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch)
+        model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch,
+                             images.class_names or None)
     else:
         _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.
@@ -606,13 +609,9 @@ def run_sample(args):
     generator = _load_any(args.model)
     labels = None
     if args.labels:
-        try:
-            labels = [int(label) for label in args.labels.split(",")]
-        except ValueError:
-            raise CLIError(f"--labels must be integers, got {args.labels!r}") from None
-        if len(labels) == 1:
-            labels = labels * args.n
-        if len(labels) != args.n:
+        labels = [int(label) if label.strip().lstrip("-").isdigit() else label.strip()
+                  for label in args.labels.split(",")]
+        if len(labels) not in (1, args.n):
             raise CLIError(f"--labels gives {len(labels)} labels for --n {args.n}")
     if labels is not None and not generator.conditional:
         raise CLIError(f"{args.model} is unconditional: it takes no --labels")

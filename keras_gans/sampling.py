@@ -27,3 +27,51 @@ def predict_in_batches(function, inputs, output_shape, batch_size=256):
     if not outputs:
         return np.zeros((0, *output_shape), np.float32)
     return np.concatenate(outputs)
+
+
+def check_count(n):
+    """`n` as an int if it is a whole number of images, else a clear error."""
+    if isinstance(n, bool) or not float(n).is_integer() or n < 0:
+        raise ValueError(f"The number of images must be a whole number >= 0, got {n!r}.")
+    return int(n)
+
+
+def requested_labels(labels, n, num_classes, class_names=None):
+    """The int32 class of each of `n` images from what a user asks for.
+
+    Args:
+        labels: `None` (the classes in turn), one class for all, or one per
+            image; a class is an index or, where `class_names` are known, a
+            name (case-insensitive).
+        n: how many images.
+        num_classes: how many classes the generator knows.
+        class_names: their names, or `None`.
+
+    Example:
+
+    ```python
+    requested_labels("Food & Drink", 3, 9, emoji.CATEGORIES)   # array([3, 3, 3])
+    ```
+    """
+    if labels is None:
+        return (np.arange(n) % num_classes).astype(np.int32)
+    labels = np.atleast_1d(np.asarray(labels, dtype=object))
+    if labels.ndim != 1 or len(labels) not in (1, n):
+        raise ValueError(f"Got {labels.size} labels for {n} images: pass one label for all, "
+                         "or one per image.")
+    lookup = {name.lower(): i for i, name in enumerate(class_names or [])}
+    indices = []
+    for label in labels:
+        if isinstance(label, str) and label.lower() in lookup:
+            indices.append(lookup[label.lower()])
+        elif isinstance(label, str | bool) or not float(label).is_integer():
+            known = f"; the classes are: {', '.join(class_names)}" if class_names else ""
+            raise ValueError(f"Unknown class {label!r}: a label is a class index in "
+                             f"[0, {num_classes}){known}.")
+        else:
+            indices.append(int(label))
+    indices = np.broadcast_to(np.asarray(indices, np.int64), (n,))
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(f"Labels must lie in [0, {num_classes}), got values from "
+                         f"{indices.min()} to {indices.max()}.")
+    return indices.astype(np.int32)

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gans.files import atomic_path
-from keras_gans.sampling import latent_noise
+from keras_gans.sampling import check_count, latent_noise, requested_labels
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.json"
@@ -227,18 +227,8 @@ class ExportedGenerator:
         return outputs["images"].numpy()
 
     def _labels(self, labels, n):
-        labels = np.arange(n) % (self.num_classes or 10) if labels is None else labels
-        labels = np.broadcast_to(np.asarray(labels), (n,))
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"Labels must be integers, got dtype {labels.dtype}.")
-        if self.num_classes and labels.size and (
-            labels.min() < 0 or labels.max() >= self.num_classes
-        ):
-            raise ValueError(
-                f"Labels must lie in [0, {self.num_classes}), got values from "
-                f"{labels.min()} to {labels.max()}."
-            )
-        return labels.astype(np.int32)
+        return requested_labels(labels, n, self.num_classes or 10,
+                                self.metadata.get("class_names"))
 
     def generate(self, n, labels=None, seed=None, batch_size=256):
         """Generates `n` images in [-1, 1] as float32 numpy `(n, H, W, C)`.
@@ -249,6 +239,7 @@ class ExportedGenerator:
                 all; `None` cycles through the classes.
             seed: integer seed for repeatable samples.
         """
+        n = check_count(n)
         z = latent_noise(n, self.latent_dim, seed)
         labels = self._labels(labels, n) if self.conditional else labels
         outputs = [

@@ -1,12 +1,12 @@
 """Conditional GAN (Mirza & Osindero 2014) with DCGAN networks."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_gans import tf_backend
 from keras_gans.models.gan import GAN
 from keras_gans.models.networks import conv_discriminator, conv_generator
+from keras_gans.sampling import requested_labels
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -30,6 +30,8 @@ class ConditionalGAN(GAN):
         generator, discriminator: your own conditional networks, taking
             `[z, label]` and `[image, label]`.
         spectral_norm, minibatch_stddev: as in `DCGAN`.
+        class_names: the classes' names, so that `generate` takes them as
+            labels (`labels="Ankle boot"`).
         **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`.
 
     Example:
@@ -47,9 +49,11 @@ class ConditionalGAN(GAN):
 
     def __init__(self, num_classes=10, image_shape=(28, 28, 1), latent_dim=100,
                  generator=None, discriminator=None, spectral_norm=False,
-                 minibatch_stddev=False, **kwargs):
+                 minibatch_stddev=False, class_names=None, **kwargs):
         if int(num_classes) < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
+        if class_names is not None and len(class_names) != int(num_classes):
+            raise ValueError(f"{len(class_names)} class_names for {num_classes} classes.")
         super().__init__(
             generator=generator or (lambda: conv_generator(
                 image_shape, latent_dim, num_classes=num_classes)),
@@ -64,6 +68,7 @@ class ConditionalGAN(GAN):
         self._num_classes = int(num_classes)
         self.spectral_norm = bool(spectral_norm)
         self.minibatch_stddev = bool(minibatch_stddev)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
 
     @property
     def num_classes(self):
@@ -95,15 +100,9 @@ class ConditionalGAN(GAN):
             (labels < self.num_classes, f"Labels must lie in [0, {self.num_classes})."))
 
     def sampling_labels(self, n, labels):
-        """One class per image, or one for all; `None` cycles through the
-        classes 0, 1, ..., num_classes - 1."""
-        labels = np.arange(n) % self.num_classes if labels is None else labels
-        labels = np.broadcast_to(np.asarray(labels), (n,)).astype(np.int32)
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(
-                f"Labels must lie in [0, {self.num_classes}), got values from "
-                f"{labels.min()} to {labels.max()}.")
-        return labels
+        """One class per image, or one for all, by index or by name (where
+        `class_names` are known); `None` cycles through the classes."""
+        return requested_labels(labels, n, self.num_classes, self.class_names)
 
     def serving_inputs(self):
         """`z` and one int32 `label` per image."""

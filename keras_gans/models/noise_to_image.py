@@ -19,7 +19,7 @@ from keras import ops
 
 from keras_gans import augment, losses, plotting, saving, tf_backend
 from keras_gans.models.adversarial import AdversarialModel
-from keras_gans.sampling import latent_noise, predict_in_batches
+from keras_gans.sampling import check_count, latent_noise, predict_in_batches
 
 
 def _mixes_batch(model):
@@ -285,6 +285,7 @@ class NoiseToImage(AdversarialModel):
             labels: class labels, for conditional models only.
             batch_size: images per generator call.
         """
+        n = check_count(n)
         labels = self.sampling_labels(n, labels)
         return self.generate_from(latent_noise(n, self.latent_dim, seed), labels, batch_size)
 
