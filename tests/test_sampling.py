@@ -55,3 +55,14 @@ def test_zero_images_and_a_float_whole_count(cgan):
 def test_class_names_must_match_the_classes():
     with pytest.raises(ValueError, match="2 class_names for 3 classes"):
         keras_gans.ConditionalGAN(num_classes=3, class_names=["a", "b"])
+
+
+def test_a_discriminator_that_ends_in_a_sigmoid_is_warned_about():
+    import keras
+
+    discriminator = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten(),
+                                      keras.layers.Dense(1, activation="sigmoid")], name="mine")
+    generator = keras.Sequential([keras.Input((8,)), keras.layers.Dense(256),
+                                  keras.layers.Reshape((16, 16, 1))])
+    with pytest.warns(UserWarning, match="'mine' ends in a sigmoid.*take logits"):
+        keras_gans.GAN(generator, discriminator)

@@ -12,6 +12,7 @@ unconditional model ignores labels, a conditional one overrides the three.
 """
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -51,6 +52,7 @@ class NoiseToImage(AdversarialModel):
     def __init__(self, generator, discriminator, **kwargs):
         super().__init__({"generator": generator, "discriminator": discriminator}, **kwargs)
         self.discriminator_mixes_batch = _mixes_batch(self.discriminator)
+        _warn_if_probabilities(self.discriminator)
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -333,3 +335,14 @@ class NoiseToImage(AdversarialModel):
         images = self.generate(rows * 8, seed=0, labels=labels)
         plotting.save_grid(images, os.path.join(directory, saving.SAMPLES_FILE),
                            rows=rows, cols=8)
+
+
+def _warn_if_probabilities(discriminator):
+    """Warns when a discriminator ends in a sigmoid or softmax: the losses
+    take logits, and squashed scores train slowly or not at all."""
+    activation = getattr(discriminator.layers[-1], "activation", None)
+    name = getattr(activation, "__name__", "")
+    if name in ("sigmoid", "softmax"):
+        warnings.warn(f"The discriminator {discriminator.name!r} ends in a {name}, but "
+                      "keras-gans losses take logits: remove the final activation.",
+                      stacklevel=3)
