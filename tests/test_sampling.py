@@ -66,3 +66,12 @@ def test_a_discriminator_that_ends_in_a_sigmoid_is_warned_about():
                                   keras.layers.Reshape((16, 16, 1))])
     with pytest.warns(UserWarning, match="'mine' ends in a sigmoid.*take logits"):
         keras_gans.GAN(generator, discriminator)
+
+
+def test_fit_on_a_dataset_does_not_warn_about_shuffle(recwarn):
+    from keras_gans import data
+
+    gan = keras_gans.DCGAN(image_shape=(16, 16, 1), seed=0)
+    gan.compile()
+    gan.fit(data.make_dataset(np.zeros((8, 16, 16, 1), np.uint8), batch_size=4), verbose=0)
+    assert not [w for w in recwarn if "shuffle" in str(w.message)]

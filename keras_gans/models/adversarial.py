@@ -287,9 +287,14 @@ class AdversarialModel(keras.Model):
         return data
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.fit`. XLA drops assertions, so under `jit_compile` the
-        step's input checks run on the input instead: mapped over a
-        `tf.data.Dataset`, or once over in-memory arrays."""
+        """`keras.Model.fit`. A `tf.data.Dataset` is shuffled by its own
+        pipeline, so `shuffle` defaults to False for it (Keras would warn that
+        it ignores `shuffle=True`). XLA drops assertions, so under
+        `jit_compile` the step's input checks run on the input instead: mapped
+        over a `tf.data.Dataset`, or once over in-memory arrays."""
+        shuffle_given = "shuffle" in kwargs or len(args) >= 7  # fit's 9th argument
+        if x is not None and tf_backend.is_dataset(x) and not shuffle_given:
+            kwargs["shuffle"] = False
         if self.jit_compile and x is not None:
             if tf_backend.is_dataset(x):
                 x = tf_backend.map_dataset(
