@@ -37,13 +37,14 @@ PROVENANCE = {
 }
 
 
-def recipe_model(command, num_classes):
+def recipe_model(command, num_classes, class_names=None):
     """The compiled model a `keras-gans train ...` command builds, without EMA
     and with constant learning rates."""
     args = cli._build_parser().parse_args(shlex.split(command)[1:])
     args.ema_decay, args.lr_schedule = None, "constant"
     cli._fill_variant_defaults(args)
-    return cli._build_model(args, num_classes, (28, 28, 1), steps_per_epoch=1)
+    return cli._build_model(args, num_classes, (28, 28, 1), steps_per_epoch=1,
+                            class_names=class_names)
 
 
 def transfer_generator(export_dir, model, atol=1e-5):
@@ -73,7 +74,8 @@ def transfer_generator(export_dir, model, atol=1e-5):
 
 def build_preset(export_dir, out_dir):
     metadata = saving.read_metadata(export_dir)
-    model = recipe_model(metadata["command"], metadata.get("num_classes"))
+    model = recipe_model(metadata["command"], metadata.get("num_classes"),
+                         metadata.get("class_names"))
     difference = transfer_generator(export_dir, model)
     name = os.path.basename(os.path.normpath(export_dir))
     if name not in type(model).presets:

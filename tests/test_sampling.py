@@ -75,3 +75,14 @@ def test_fit_on_a_dataset_does_not_warn_about_shuffle(recwarn):
     gan.compile()
     gan.fit(data.make_dataset(np.zeros((8, 16, 16, 1), np.uint8), batch_size=4), verbose=0)
     assert not [w for w in recwarn if "shuffle" in str(w.message)]
+
+
+def test_the_conditional_preset_takes_class_names(tmp_path, capsys):
+    from keras_gans import cli
+
+    out = tmp_path / "boots.png"
+    assert cli.main(["sample", "cgan_fashion_mnist", "--n", "4", "--labels", "Ankle boot",
+                     "--out", str(out)]) == 0
+    model = keras_gans.ConditionalGAN.from_preset("cgan_fashion_mnist")
+    np.testing.assert_array_equal(model.generate(2, labels="ankle boot", seed=0),
+                                  model.generate(2, labels=9, seed=0))
