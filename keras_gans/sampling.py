@@ -1,5 +1,8 @@
 """Latent noise and batched prediction in numpy, for sampling outside `fit`."""
 
+import math
+import os
+
 import numpy as np
 from keras import ops
 
@@ -29,11 +32,34 @@ def predict_in_batches(function, inputs, output_shape, batch_size=256):
     return np.concatenate(outputs)
 
 
-def check_count(n):
-    """`n` as an int if it is a whole number of images, else a clear error."""
+def check_count(n, image_shape=None):
+    """`n` as an int if it is a whole number of images that fits in memory.
+
+    Args:
+        n: how many images a caller asks for.
+        image_shape: one image's shape; with it, `n` float32 images must fit
+            in half the memory the system has free.
+    """
     if isinstance(n, bool) or not float(n).is_integer() or n < 0:
         raise ValueError(f"The number of images must be a whole number >= 0, got {n!r}.")
-    return int(n)
+    n = int(n)
+    if image_shape is not None:
+        needed = n * math.prod(image_shape) * 4
+        free = _free_memory()
+        if free is not None and needed > free / 2:
+            raise ValueError(
+                f"{n} images of shape {tuple(image_shape)} need {needed / 2**30:.1f} GiB, "
+                f"more than half of the {free / 2**30:.1f} GiB free: ask for fewer at a "
+                "time, e.g. in a loop with a seed per batch.")
+    return n
+
+
+def _free_memory():
+    """Bytes of memory free for new allocations, where the system says."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def requested_labels(labels, n, num_classes, class_names=None):

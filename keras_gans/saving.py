@@ -239,7 +239,7 @@ class ExportedGenerator:
                 all; `None` cycles through the classes.
             seed: integer seed for repeatable samples.
         """
-        n = check_count(n)
+        n = check_count(n, self.image_shape)
         z = latent_noise(n, self.latent_dim, seed)
         labels = self._labels(labels, n) if self.conditional else labels
         outputs = [

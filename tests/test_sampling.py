@@ -86,3 +86,9 @@ def test_the_conditional_preset_takes_class_names(tmp_path, capsys):
     model = keras_gans.ConditionalGAN.from_preset("cgan_fashion_mnist")
     np.testing.assert_array_equal(model.generate(2, labels="ankle boot", seed=0),
                                   model.generate(2, labels=9, seed=0))
+
+
+def test_a_request_that_cannot_fit_in_memory_is_refused_up_front(cgan):
+    with pytest.raises(ValueError, match=r"10000000000 images of shape \(16, 16, 1\) need "
+                                         r"9536\.7 GiB, more than half"):
+        cgan.generate(10**10)

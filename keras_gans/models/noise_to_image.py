@@ -287,7 +287,7 @@ class NoiseToImage(AdversarialModel):
             labels: class labels, for conditional models only.
             batch_size: images per generator call.
         """
-        n = check_count(n)
+        n = check_count(n, self.image_shape)
         labels = self.sampling_labels(n, labels)
         return self.generate_from(latent_noise(n, self.latent_dim, seed), labels, batch_size)
 
