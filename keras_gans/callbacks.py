@@ -83,7 +83,8 @@ class SampleGrid(keras.callbacks.Callback):
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
         fig = plotting.grid_figure(images, self.rows, self.cols, self.row_labels,
                                    title=f"epoch {epoch + 1}")
-        fig.savefig(path)
+        with atomic_path(path) as tmp:  # a kill mid-write leaves no half PNG
+            fig.savefig(tmp)
         if self.show:
             from IPython.display import display
 
