@@ -167,7 +167,7 @@ def non_finite_variables(model):
                 variables.append(variable)
     key = tuple(map(id, variables))
     cached = _finite_checks.get(model)
-    if cached is None or cached[0] != key:  # one compiled check: ~2 ms a step
+    if cached is None or cached[0] != key:  # one compiled check: ~3 ms for a DCGAN
         cached = _finite_checks[model] = (key, tf.function(
             lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]),
             autograph=False))
