@@ -82,7 +82,8 @@ class SampleGrid(keras.callbacks.Callback):
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
         fig = plotting.grid_figure(images, self.rows, self.cols, self.row_labels,
                                    title=f"epoch {epoch + 1}")
-        fig.savefig(path)
+        with atomic_path(path) as tmp:  # a kill mid-write leaves no half PNG
+            fig.savefig(tmp)
         if self.show:
             from IPython.display import display
 
@@ -165,7 +166,7 @@ def non_finite_variables(model):
                 variables.append(variable)
     key = tuple(map(id, variables))
     cached = _finite_checks.get(model)
-    if cached is None or cached[0] != key:  # one compiled check: ~2 ms a step
+    if cached is None or cached[0] != key:  # one compiled check: ~3 ms for a DCGAN
         cached = _finite_checks[model] = (key, tf.function(
             lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]),
             autograph=False))

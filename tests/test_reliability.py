@@ -13,6 +13,7 @@ import time
 import zipfile
 
 import keras
+import matplotlib.figure
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -344,6 +345,21 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny_npz
     assert os.listdir(out / "checkpoint") == [GANCheckpoint.filename]
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 1
     assert iterations(out) == (STEPS_PER_EPOCH,) * 2
+
+
+def test_full_disk_while_writing_a_sample_grid_leaves_no_half_png(tmp_path, tiny_npz,
+                                                                  capsys, monkeypatch):
+    def half_png(figure, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_png)
+    out = tmp_path / "run"
+    status = run(train_args(out, tiny_npz, epochs=1))
+    monkeypatch.undo()
+    one_line_error(capsys, status, "No space left on device", "epoch_001.png")
+    assert os.listdir(out / "samples") == []
 
 
 # ---------------------------------------------------------------- divergence
