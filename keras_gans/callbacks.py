@@ -25,11 +25,13 @@ class SampleGrid(keras.callbacks.Callback):
     generator evolves. Conditional models get one row per class.
 
     Args:
-        directory: where `epoch_001.png`, ... are written.
+        directory: where `epoch_001.png`, ... are written (`ClassGrid`:
+            `classes_epoch_001.png`, ..., so both can share a folder).
         num_images: images per grid (unconditional models).
         every: write a grid every this many epochs.
         seed: seed of the fixed latent vectors.
-        gif: at the end of training, also write `training.gif` of all grids.
+        gif: at the end of training, also write `training.gif` of all grids
+            (`classes_training.gif`).
         per_class: images per row for conditional models.
         class_names: row labels for conditional models.
         show: also display each grid (in a notebook).
@@ -40,6 +42,8 @@ class SampleGrid(keras.callbacks.Callback):
     gan.fit(dataset, epochs=10, callbacks=[SampleGrid("samples/", gif=True)])
     ```
     """
+
+    file_prefix = ""
 
     def __init__(self, directory, num_images=64, every=1, seed=0, gif=False,
                  per_class=8, class_names=None, show=False):
@@ -79,7 +83,7 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every or getattr(self.model, "stopped_on_non_finite", False):
             return
         images = self.sample()
-        path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
+        path = os.path.join(self.directory, f"{self.file_prefix}epoch_{epoch + 1:03d}.png")
         fig = plotting.grid_figure(images, self.rows, self.cols, self.row_labels,
                                    title=f"epoch {epoch + 1}")
         with atomic_path(path) as tmp:  # a kill mid-write leaves no half PNG
@@ -95,11 +99,14 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.gif and self.frames:
-            plotting.save_gif(self.frames, os.path.join(self.directory, "training.gif"))
+            plotting.save_gif(self.frames,
+                              os.path.join(self.directory, f"{self.file_prefix}training.gif"))
 
 
 class ClassGrid(SampleGrid):
     """A `SampleGrid` for conditional models: row c shows class c."""
+
+    file_prefix = "classes_"
 
     def on_train_begin(self, logs=None):
         if not self.model.conditional:

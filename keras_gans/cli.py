@@ -60,6 +60,7 @@ def _widths(text):
 
 
 def _build_parser():
+    from keras_gans.losses import LOSSES as LOSS_NAMES
     from keras_gans.models import VARIANTS
 
     parser = _Parser(
@@ -119,7 +120,8 @@ def _build_parser():
     existing.add_argument("--overwrite", action="store_true",
                           help="delete the run in OUT (checkpoint, samples, history, "
                           "generator) and train afresh")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0,
+                     help="seed of the weights, the noise, the shuffling and the grids")
     run.add_argument("--precision", choices=PRECISIONS, default="float32",
                      help="Keras dtype policy; mixed_bfloat16 is fast only on GPUs "
                      "and on CPUs with AMX or AVX512-BF16")
@@ -157,8 +159,9 @@ def _build_parser():
     model.add_argument("--gp-weight", type=float,
                        help=f"gradient penalty weight lambda ({_takers('gp_weight')})")
     objective = train.add_argument_group("objective")
-    objective.add_argument("--loss", help="adversarial loss (default: the "
-                           "variant's own; see keras_gans.losses.LOSSES)")
+    objective.add_argument("--loss", choices=sorted(LOSS_NAMES), metavar="LOSS",
+                           help="adversarial loss: " + ", ".join(sorted(LOSS_NAMES))
+                           + " (default: the variant's own)")
     objective.add_argument("--d-lr", type=float, help="D learning rate")
     objective.add_argument("--g-lr", type=float, help="G learning rate")
     objective.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
@@ -167,11 +170,18 @@ def _build_parser():
     objective.add_argument("--beta-1", type=float,
                            help="Adam's beta_1 for both optimizers (default: the "
                            "variant's; not for wgan, which uses RMSprop)")
-    objective.add_argument("--label-smoothing", type=float)
-    objective.add_argument("--instance-noise", type=float)
-    objective.add_argument("--diff-augment", help="e.g. translation,cutout")
-    objective.add_argument("--r1-weight", type=float)
-    objective.add_argument("--feature-matching", action="store_true")
+    objective.add_argument("--label-smoothing", type=float, metavar="S",
+                           help="one-sided label smoothing: D's target for real images "
+                           "is 1 - S")
+    objective.add_argument("--instance-noise", type=float, metavar="SIGMA",
+                           help="Gaussian noise of this scale on D's inputs, annealed")
+    objective.add_argument("--diff-augment", metavar="POLICY",
+                           help="DiffAugment on both D inputs: translation, cutout, "
+                           "color, comma-separated")
+    objective.add_argument("--r1-weight", type=float, metavar="GAMMA",
+                           help="R1 gradient penalty on real images")
+    objective.add_argument("--feature-matching", action="store_true",
+                           help="G matches D's features of real images")
 
     sample = commands.add_parser(
         "sample", help="render a grid from an exported or pretrained generator",

@@ -101,10 +101,11 @@ def test_class_grid_shows_one_row_per_class(conditional_model, tmp_path):
     assert grid.rows == 10 and grid.cols == 3
     np.testing.assert_array_equal(grid.labels, np.repeat(np.arange(10), 3))
     assert grid.row_labels == names
-    with Image.open(tmp_path / "epoch_001.png") as picture:
+    with Image.open(tmp_path / "classes_epoch_001.png") as picture:
         assert np.asarray(picture.convert("L")).std() > 10.0
-    with Image.open(tmp_path / "training.gif") as gif:
+    with Image.open(tmp_path / "classes_training.gif") as gif:
         assert gif.size == (3 * 29 + 1, 10 * 29 + 1)
+    assert not (tmp_path / "epoch_001.png").exists()  # a SampleGrid's name stays free
     samples = grid.sample()
     np.testing.assert_allclose(
         samples, model.generate(30, seed=0, labels=np.repeat(np.arange(10), 3)), atol=1e-6)

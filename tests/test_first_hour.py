@@ -99,3 +99,18 @@ def test_list_columns_stay_apart_and_names_print_safely(tmp_path, monkeypatch, c
     assert "\x1b" not in row and "evil\\x1b[31m\\nfake_row" in row
     assert "ConditionalGAN  " in row  # the variant never runs into the epochs
     assert not any(line.startswith("fake_row") for line in lines)
+
+
+def test_train_help_documents_every_option_and_shows_defaults_once(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    assert "(default: runs/VARIANT_DATASET)" in text and "DATASET) (default" not in text
+    parser = cli._build_parser()
+    train = next(a for a in parser._subparsers._group_actions[0].choices.values()
+                 if a.prog.endswith("train"))
+    undocumented = [a.option_strings[0] for a in train._actions
+                    if a.option_strings and not a.help]
+    assert undocumented == []
+    assert "adversarial loss: hinge," in text and "(default: 64)" in text
