@@ -12,6 +12,7 @@ A preset is a directory written by `model.save_to_preset(directory)` (see
 """
 
 import os
+import warnings
 
 from keras_gans.saving import ExportedGenerator, is_preset, load_preset, read_metadata
 
@@ -50,22 +51,32 @@ def list_pretrained():
         print(name, info["variant"], info.get("fid"))
     ```
     """
-    return {name: {"path": path, **read_metadata(path)}
-            for name, path in _registry().items()}
+    models = {}
+    for name, path in _registry().items():
+        try:
+            models[name] = {"path": path, **read_metadata(path)}
+        except ValueError as error:
+            warnings.warn(f"Skipping the model in {path}: {error}", stacklevel=2)
+    return models
 
 
 def pretrained_path(name):
-    """The directory of a pretrained model name or a path; a clear error if unknown."""
+    """The directory of a pretrained model name or a path; a clear error if unknown.
+
+    A bare name is looked up among the pretrained models first, so a folder of
+    the same name in the working directory does not replace it: write
+    `./name` for that folder.
+    """
+    models = _registry()
+    if name in models:
+        return models[name]
     if os.path.isdir(name):
         return name
-    models = _registry()
-    if name not in models:
-        known = ", ".join(sorted(models)) or "none found"
-        raise ValueError(
-            f"Unknown pretrained model {name!r}. Known models: {known}. "
-            f"Searched: {', '.join(model_dirs())}."
-        )
-    return models[name]
+    known = ", ".join(sorted(models)) or "none found"
+    raise ValueError(
+        f"Unknown pretrained model {name!r}. Known models: {known}. "
+        f"Searched: {', '.join(model_dirs())}."
+    )
 
 
 def load_pretrained(name):

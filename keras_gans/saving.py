@@ -163,11 +163,23 @@ def write_metadata(directory, metadata):
 
 
 def read_metadata(path):
+    """The `metadata.json` in directory `path` as a dict; `{}` if there is none.
+
+    Raises:
+        ValueError: naming the file, when it is not a JSON object.
+    """
     metadata_path = os.path.join(path, METADATA_FILE)
-    if not os.path.exists(metadata_path):
+    if not os.path.lexists(metadata_path):
         return {}
-    with open(metadata_path) as f:
-        return json.load(f)
+    try:
+        with open(metadata_path) as f:
+            metadata = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{metadata_path} is not readable JSON ({error}).") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{metadata_path} holds a {type(metadata).__name__}, not a JSON "
+                         "object.")
+    return metadata
 
 
 class ExportedGenerator:

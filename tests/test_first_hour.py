@@ -114,3 +114,32 @@ def test_train_help_documents_every_option_and_shows_defaults_once(capsys):
                     if a.option_strings and not a.help]
     assert undocumented == []
     assert "adversarial loss: hinge," in text and "(default: 64)" in text
+
+
+@pytest.mark.parametrize("content", ['{"variant": ', "[1, 2]", None])
+def test_a_malformed_metadata_file_skips_that_model_only(tmp_path, monkeypatch, capsys,
+                                                          content):
+    bad = tmp_path / "bad_model"
+    bad.mkdir()
+    (bad / "config.json").write_text("{}")
+    if content is None:
+        (bad / "metadata.json").mkdir()
+    else:
+        (bad / "metadata.json").write_text(content)
+    monkeypatch.setenv("KERAS_GANS_MODELS", str(tmp_path))
+
+    with pytest.warns(UserWarning, match="Skipping the model in .*bad_model.*metadata.json"):
+        assert cli.main(["list"]) == 0
+
+    out = capsys.readouterr().out
+    assert "dcgan_fashion_mnist" in out and "bad_model" not in out
+
+
+def test_a_folder_named_like_a_zoo_model_does_not_replace_it(tmp_path, monkeypatch):
+    from keras_gans import pretrained
+
+    (tmp_path / "dcgan_fashion_mnist").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert pretrained.pretrained_path("dcgan_fashion_mnist") == os.path.join(
+        pretrained.PRESETS_DIR, "dcgan_fashion_mnist")
+    assert pretrained.pretrained_path("./dcgan_fashion_mnist") == "./dcgan_fashion_mnist"
