@@ -219,10 +219,12 @@ def test_conditional_model_given_images_without_labels(cgan, small_images):
 
 @pytest.mark.parametrize("bad_label, match", [(10, r"\[0, 10\)"), (-3, ">= 0")])
 def test_conditional_model_given_labels_out_of_range(cgan, small_images, bad_label, match):
-    labels = small_images[1].copy()
+    labels = small_images[1].astype(np.int32)
     labels[5] = bad_label
+    images = small_images[0].astype(np.float32) / 127.5 - 1
+    unchecked = tf.data.Dataset.from_tensor_slices((images, labels)).batch(32)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
-        fit_once(cgan, batches(small_images[0], labels))
+        fit_once(cgan, unchecked)
 
 
 def test_conditional_model_given_float_labels(cgan, small_images):

@@ -284,7 +284,7 @@ def test_exported_conditional_generator_checks_labels(exported):
     assert generator.generate(4, labels=3, seed=0).shape == (4, 28, 28, 1)
     with pytest.raises(ValueError, match=r"\[0, 10\)"):
         generator.generate(2, labels=[0, 10])
-    with pytest.raises(ValueError, match="integers"):
+    with pytest.raises(ValueError, match="Unknown class 0.5: a label is a class index"):
         generator.generate(2, labels=[0.5, 1.5])
 
 
