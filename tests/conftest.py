@@ -85,3 +85,13 @@ def batches(images, labels=None, batch_size=32):
 def max_abs_difference(before, after):
     """The largest absolute change between two lists of weight arrays."""
     return max(float(np.max(np.abs(a - b))) for a, b in zip(before, after, strict=True))
+
+
+def run_cli(argv):
+    """Runs the `keras-gans` command in-process; returns its exit status."""
+    from keras_gans import cli
+
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_:
+        return exit_.code

@@ -9,19 +9,12 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from keras_gans import callbacks, cli, hardware, saving
 from keras_gans.callbacks import GANCheckpoint
 from keras_gans.layers import MinibatchStdDev
-
-
-def run(argv):
-    """Runs the command in-process; returns its exit status."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
 
 
 def assert_one_line_error(capsys, status, *fragments):
@@ -40,7 +33,7 @@ def assert_one_line_error(capsys, status, *fragments):
 @pytest.fixture(scope="module")
 def dcgan_run(tmp_path_factory, data_args):
     out = tmp_path_factory.mktemp("cli") / "dcgan"
-    status = run(["train", "dcgan", "--limit", "256", "--epochs", "2", "--batch-size", "64",
+    status = run_cli(["train", "dcgan", "--limit", "256", "--epochs", "2", "--batch-size", "64",
                   "--out", str(out), "--quiet", *data_args])
     assert status == 0
     return out
@@ -87,7 +80,7 @@ def test_train_writes_samples_checkpoint_history_and_export(dcgan_run):
 def test_train_resume_continues_to_the_next_epoch(dcgan_run, tmp_path, data_args, capsys):
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
-    status = run(["train", "dcgan", "--limit", "256", "--epochs", "3", "--batch-size", "64",
+    status = run_cli(["train", "dcgan", "--limit", "256", "--epochs", "3", "--batch-size", "64",
                   "--out", str(out), "--resume", "--quiet", *data_args])
     assert status == 0
     assert "at epoch 3" in capsys.readouterr().out
@@ -111,7 +104,7 @@ def test_resumed_run_takes_this_commands_steps_per_execution(dcgan_run, tmp_path
                             callback.model.steps_per_execution))
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
-    status = run(["train", "dcgan", "--limit", "256", "--epochs", "3", "--batch-size", "64",
+    status = run_cli(["train", "dcgan", "--limit", "256", "--epochs", "3", "--batch-size", "64",
                   "--out", str(out), "--resume", "--quiet", "--steps-per-execution", "2",
                   *data_args])
     assert status == 0
@@ -121,7 +114,7 @@ def test_resumed_run_takes_this_commands_steps_per_execution(dcgan_run, tmp_path
 
 
 def test_train_resume_without_checkpoint_is_an_error(tmp_path, data_args, capsys):
-    status = run(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "64",
+    status = run_cli(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "64",
                   "--out", str(tmp_path), "--resume", "--quiet", "--latent-dim", "8",
                   *data_args])
     assert_one_line_error(capsys, status, "no checkpoint", "without --resume")
@@ -142,7 +135,7 @@ VARIANT_CLASSES = {"vanilla": "VanillaGAN", "dcgan": "DCGAN", "cgan": "Condition
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(TRAIN_EVERY_VARIANT))
 def test_train_every_variant_for_one_epoch(variant, tmp_path, data_args):
-    status = run(["train", variant, "--limit", "320", "--epochs", "1", "--out", str(tmp_path),
+    status = run_cli(["train", variant, "--limit", "320", "--epochs", "1", "--out", str(tmp_path),
                   "--quiet", *TRAIN_EVERY_VARIANT[variant], *data_args])
     assert status == 0
     metadata = saving.read_metadata(str(tmp_path / "generator"))
@@ -170,7 +163,7 @@ def test_train_with_xla_and_several_steps_per_execution(variant, tmp_path, data_
         seen.update(jit=callback.model.jit_compile, steps=callback.model.steps_per_execution)
 
     monkeypatch.setattr(callbacks.StopOnNonFinite, "on_train_begin", record)
-    status = run(["train", variant, "--limit", "320", "--epochs", "1", "--out", str(tmp_path),
+    status = run_cli(["train", variant, "--limit", "320", "--epochs", "1", "--out", str(tmp_path),
                   "--quiet", "--jit-compile", "--steps-per-execution", "2",
                   *TRAIN_EVERY_VARIANT[variant], *data_args])
     assert status == 0
@@ -180,7 +173,7 @@ def test_train_with_xla_and_several_steps_per_execution(variant, tmp_path, data_
 
 
 def test_train_passes_options_to_the_model(tmp_path, data_args):
-    status = run(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "32",
+    status = run_cli(["train", "vanilla", "--limit", "64", "--epochs", "1", "--batch-size", "32",
                   "--out", str(tmp_path), "--quiet", "--latent-dim", "12", "--loss", "hinge",
                   "--d-lr", "0.001", "--g-lr", "0.0005", "--label-smoothing", "0.2",
                   "--ema-decay", "0.9", "--seed", "5", "--minibatch-stddev", *data_args])
@@ -197,8 +190,8 @@ def test_train_passes_options_to_the_model(tmp_path, data_args):
 def test_resumed_wgan_keeps_the_checkpoints_critic_settings(tmp_path, data_args, capsys):
     common = ["train", "wgan", "--limit", "128", "--batch-size", "32", "--out", str(tmp_path),
               "--quiet", *data_args]
-    assert run([*common, "--epochs", "1", "--n-critic", "2", "--clip-value", "0.05"]) == 0
-    assert run([*common, "--epochs", "2", "--resume"]) == 0
+    assert run_cli([*common, "--epochs", "1", "--n-critic", "2", "--clip-value", "0.05"]) == 0
+    assert run_cli([*common, "--epochs", "2", "--resume"]) == 0
     model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
     assert model.n_critic == 2 and model.clip_value == 0.05
     # 128 images in steps of 2 critic minibatches of 32: 2 steps an epoch.
@@ -206,10 +199,10 @@ def test_resumed_wgan_keeps_the_checkpoints_critic_settings(tmp_path, data_args,
     assert int(model.d_optimizer.iterations) == 8
     capsys.readouterr()
 
-    status = run([*common, "--epochs", "3", "--resume", "--n-critic", "5"])
+    status = run_cli([*common, "--epochs", "3", "--resume", "--n-critic", "5"])
     assert_one_line_error(capsys, status, "--n-critic: 5 differs from the checkpoint's 2")
     common[1] = "wgan-gp"
-    status = run([*common, "--epochs", "3", "--resume"])
+    status = run_cli([*common, "--epochs", "3", "--resume"])
     assert_one_line_error(capsys, status, "holds a WGAN, not a wgan-gp")
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
 
@@ -218,17 +211,17 @@ def test_vanilla_discriminator_units_shape_d_and_bind_a_resumed_run(tmp_path, da
                                                                     capsys):
     common = ["train", "vanilla", "--limit", "64", "--batch-size", "32", "--out",
               str(tmp_path), "--quiet", "--latent-dim", "8", *data_args]
-    assert run([*common, "--epochs", "1", "--discriminator-units", "48,24,12",
+    assert run_cli([*common, "--epochs", "1", "--discriminator-units", "48,24,12",
                 "--spectral-norm", "--minibatch-stddev"]) == 0
     model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
     dense_layers = [getattr(layer, "layer", layer) for layer in model.discriminator.layers]
     widths = [layer.units for layer in dense_layers if isinstance(layer, keras.layers.Dense)]
     assert widths == [48, 24, 12, 1]
-    assert run([*common, "--epochs", "2", "--resume", "--discriminator-units",
+    assert run_cli([*common, "--epochs", "2", "--resume", "--discriminator-units",
                 "48,24,12"]) == 0
     capsys.readouterr()
 
-    status = run([*common, "--epochs", "3", "--resume", "--discriminator-units", "512,256"])
+    status = run_cli([*common, "--epochs", "3", "--resume", "--discriminator-units", "512,256"])
     assert_one_line_error(capsys, status, "--discriminator-units: 512,256 differs from "
                           "the checkpoint's 48,24,12")
     assert GANCheckpoint.read_state(str(tmp_path / "checkpoint"))["epoch"] == 2
@@ -238,7 +231,7 @@ def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
         tmp_path, data_args, capsys):
     common = ["train", "wgan-gp", "--limit", "128", "--batch-size", "32", "--n-critic",
               "1", "--out", str(tmp_path), "--quiet", *data_args]
-    assert run([*common, "--epochs", "2", "--d-lr", "4e-4", "--lr-schedule", "linear",
+    assert run_cli([*common, "--epochs", "2", "--d-lr", "4e-4", "--lr-schedule", "linear",
                 "--beta-1", "0"]) == 0
     model = saving.load_gan(str(tmp_path / "checkpoint" / "checkpoint.keras"))
     assert model.d_optimizer.beta_1 == 0.0 and model.g_optimizer.beta_1 == 0.0
@@ -250,7 +243,7 @@ def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
     assert float(model.g_optimizer.learning_rate) == 0.0
     capsys.readouterr()
 
-    status = run([*common, "--epochs", "3", "--resume"])
+    status = run_cli([*common, "--epochs", "3", "--resume"])
     assert_one_line_error(capsys, status, "--epochs 3: the checkpoint's learning rates "
                           "fall to zero at epoch 2 (--lr-schedule linear); resume with "
                           "--epochs 2")
@@ -258,7 +251,7 @@ def test_linear_lr_schedule_falls_to_zero_at_the_last_epoch_and_binds_resume(
 
 
 def test_beta_1_is_refused_for_an_optimizer_without_it(tmp_path, data_args, capsys):
-    status = run(["train", "wgan", "--limit", "64", "--epochs", "1", "--n-critic", "1",
+    status = run_cli(["train", "wgan", "--limit", "64", "--epochs", "1", "--n-critic", "1",
                   "--beta-1", "0", "--out", str(tmp_path), "--quiet", *data_args])
     assert_one_line_error(capsys, status,
                           "--beta-1 sets Adam's beta_1, but wgan trains with RMSprop")
@@ -270,7 +263,7 @@ def test_beta_1_is_refused_for_an_optimizer_without_it(tmp_path, data_args, caps
     ("512,0", "512,0: every width must be at least 1"),
 ])
 def test_bad_discriminator_units(text, message, capsys):
-    status = run(["train", "vanilla", "--discriminator-units", text])
+    status = run_cli(["train", "vanilla", "--discriminator-units", text])
     assert_one_line_error(capsys, status, message)
 
 
@@ -287,7 +280,7 @@ def test_resume_refuses_an_option_the_checkpoint_was_not_trained_with(
         dcgan_run, tmp_path, data_args, capsys, option, message):
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
-    status = run(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
+    status = run_cli(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
                   *option, "--quiet", *data_args])
     assert_one_line_error(capsys, status, message)
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 2
@@ -297,7 +290,7 @@ def test_resume_accepts_the_options_the_checkpoint_was_trained_with(dcgan_run, t
                                                                      data_args):
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
-    status = run(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
+    status = run_cli(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
                   "--d-lr", "2e-4", "--loss", "non_saturating", "--latent-dim", "100",
                   "--quiet", *data_args])
     assert status == 0
@@ -307,7 +300,7 @@ def test_resume_accepts_the_options_the_checkpoint_was_trained_with(dcgan_run, t
 # ----------------------------------------------------------------- sample
 def test_sample_renders_a_grid_from_an_export(dcgan_run, tmp_path, capsys):
     out = tmp_path / "grids" / "grid.png"
-    status = run(["sample", str(dcgan_run / "generator"), "--n", "16", "--out", str(out)])
+    status = run_cli(["sample", str(dcgan_run / "generator"), "--n", "16", "--out", str(out)])
     assert status == 0
     assert "Wrote 16 samples" in capsys.readouterr().out
     with Image.open(out) as picture:
@@ -317,7 +310,7 @@ def test_sample_renders_a_grid_from_an_export(dcgan_run, tmp_path, capsys):
 
 def test_sample_from_a_keras_file(dcgan_run, tmp_path):
     out = tmp_path / "grid.png"
-    status = run(["sample", str(dcgan_run / "checkpoint" / "checkpoint.keras"), "--n", "4",
+    status = run_cli(["sample", str(dcgan_run / "checkpoint" / "checkpoint.keras"), "--n", "4",
                   "--out", str(out)])
     assert status == 0 and out.exists()
 
@@ -325,7 +318,7 @@ def test_sample_from_a_keras_file(dcgan_run, tmp_path):
 def test_sample_is_repeatable_by_seed(dcgan_run, tmp_path):
     paths = [tmp_path / f"{name}.png" for name in ("a", "b", "c")]
     for path, seed in zip(paths, ("1", "1", "2"), strict=True):
-        assert run(["sample", str(dcgan_run / "generator"), "--n", "4", "--seed", seed,
+        assert run_cli(["sample", str(dcgan_run / "generator"), "--n", "4", "--seed", seed,
                     "--out", str(path)]) == 0
     pixels = [np.asarray(Image.open(path)) for path in paths]
     np.testing.assert_array_equal(pixels[0], pixels[1])
@@ -335,7 +328,7 @@ def test_sample_is_repeatable_by_seed(dcgan_run, tmp_path):
 # ------------------------------------------------------------------- list
 def test_list_shows_models_found_in_keras_gans_models(dcgan_run, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_GANS_MODELS", str(dcgan_run))
-    assert run(["list"]) == 0
+    assert run_cli(["list"]) == 0
     output = capsys.readouterr().out
     assert "generator" in output and "DCGAN" in output
     assert str(dcgan_run / "generator") in output
@@ -346,14 +339,14 @@ def test_list_with_no_models(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(keras_gans.pretrained, "PRESETS_DIR", str(tmp_path))
     monkeypatch.delenv("KERAS_GANS_MODELS", raising=False)
-    assert run(["list"]) == 0
+    assert run_cli(["list"]) == 0
     assert "No pretrained models found" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------- help
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["evaluate"], ["list"]])
 def test_help_of_every_command_exits_zero(command, capsys):
-    assert run([*command, "--help"]) == 0
+    assert run_cli([*command, "--help"]) == 0
     output = capsys.readouterr().out
     assert output.startswith("usage: keras-gans")
     if command == ["train"]:
@@ -363,12 +356,12 @@ def test_help_of_every_command_exits_zero(command, capsys):
 
 # ------------------------------------------------------------- user errors
 def test_unknown_variant(capsys):
-    status = run(["train", "stylegan"])
+    status = run_cli(["train", "stylegan"])
     assert_one_line_error(capsys, status, "invalid choice: 'stylegan'")
 
 
 def test_unknown_dataset_with_no_source(tmp_path, capsys):
-    status = run(["train", "dcgan", "--dataset", "no_such_dataset", "--out", str(tmp_path)])
+    status = run_cli(["train", "dcgan", "--dataset", "no_such_dataset", "--out", str(tmp_path)])
     line = assert_one_line_error(capsys, status, "'no_such_dataset'", "Tried:")
     assert "data_dir" in line
 
@@ -381,7 +374,7 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
     ("dcgan", ["--discriminator-units", "1024,512"], "vanilla"),
 ])
 def test_an_option_of_other_variants_is_refused(variant, option, applies_to, tmp_path, capsys):
-    status = run(["train", variant, *option, "--out", str(tmp_path)])
+    status = run_cli(["train", variant, *option, "--out", str(tmp_path)])
     assert_one_line_error(capsys, status, f"{option[0]} applies to {applies_to}, "
                           f"not to {variant}")
     assert not os.listdir(tmp_path)
@@ -389,32 +382,32 @@ def test_an_option_of_other_variants_is_refused(variant, option, applies_to, tmp
 
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--limit"])
 def test_non_positive_numbers(option, capsys):
-    status = run(["train", "dcgan", option, "-3"])
+    status = run_cli(["train", "dcgan", option, "-3"])
     assert_one_line_error(capsys, status, option, "must be at least 1")
 
 
 def test_non_integer_epochs(capsys):
-    status = run(["train", "dcgan", "--epochs", "two"])
+    status = run_cli(["train", "dcgan", "--epochs", "two"])
     assert_one_line_error(capsys, status, "'two' is not an integer")
 
 
 def test_missing_command(capsys):
-    assert_one_line_error(capsys, run([]), "required")
+    assert_one_line_error(capsys, run_cli([]), "required")
 
 
 def test_sample_of_a_missing_path(tmp_path, capsys):
-    status = run(["sample", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.png")])
+    status = run_cli(["sample", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.png")])
     assert_one_line_error(capsys, status, "nowhere")
     assert not (tmp_path / "g.png").exists()
 
 
 def test_sample_of_a_missing_keras_file(tmp_path, capsys):
-    status = run(["sample", str(tmp_path / "model.keras")])
+    status = run_cli(["sample", str(tmp_path / "model.keras")])
     assert_one_line_error(capsys, status, "No saved model")
 
 
 def test_sample_labels_on_an_unconditional_model(dcgan_run, tmp_path, capsys):
-    status = run(["sample", str(dcgan_run / "generator"), "--n", "2", "--labels", "1,2",
+    status = run_cli(["sample", str(dcgan_run / "generator"), "--n", "2", "--labels", "1,2",
                   "--out", str(tmp_path / "g.png")])
     assert_one_line_error(capsys, status, "unconditional", "--labels")
 
@@ -422,7 +415,7 @@ def test_sample_labels_on_an_unconditional_model(dcgan_run, tmp_path, capsys):
 @pytest.mark.parametrize("labels, fragment", [("1,x", "unconditional: it takes no --labels"),
                                               ("1,2,3", "3 labels for --n 2")])
 def test_sample_bad_labels(dcgan_run, tmp_path, capsys, labels, fragment):
-    status = run(["sample", str(dcgan_run / "generator"), "--n", "2", "--labels", labels,
+    status = run_cli(["sample", str(dcgan_run / "generator"), "--n", "2", "--labels", labels,
                   "--out", str(tmp_path / "g.png")])
     assert_one_line_error(capsys, status, fragment)
 
@@ -430,7 +423,7 @@ def test_sample_bad_labels(dcgan_run, tmp_path, capsys, labels, fragment):
 def test_out_that_is_a_file(tmp_path, capsys, data_args):
     out = tmp_path / "file"
     out.write_text("")
-    status = run(["train", "dcgan", "--out", str(out), *data_args])
+    status = run_cli(["train", "dcgan", "--out", str(out), *data_args])
     assert_one_line_error(capsys, status, "is not a directory")
 
 

@@ -17,6 +17,7 @@ import matplotlib.figure
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_cli
 
 import keras_gans
 from keras_gans import callbacks, cli, files
@@ -48,14 +49,6 @@ def train_args(out, npz, *extra, variant="vanilla", epochs=2):
             str(epochs), "--latent-dim", "8", "--out", str(out), "--quiet", *extra]
 
 
-def run(argv):
-    """Runs the command in-process; returns its exit status."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
-
-
 def one_line_error(capsys, status, *fragments):
     captured = capsys.readouterr()
     assert status == 2, captured.err[-3000:]
@@ -83,7 +76,7 @@ def tree(directory):
 @pytest.fixture(scope="module")
 def two_epoch_run(tmp_path_factory, tiny_npz):
     out = tmp_path_factory.mktemp("runs") / "vanilla"
-    assert run(train_args(out, tiny_npz)) == 0
+    assert run_cli(train_args(out, tiny_npz)) == 0
     return out
 
 
@@ -114,12 +107,12 @@ def test_resume_refuses_a_state_from_another_checkpoint(two_epoch_run, tmp_path,
                 copy.writestr(name, source.read(name))
         copy.writestr(GANCheckpoint.state_entry, json.dumps(stale))
     os.replace(tmp_path / "c.keras", archive)
-    status = run(train_args(out, tiny_npz, "--resume", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
     one_line_error(capsys, status, str(archive), "have taken", "records")
 
 
 def test_resume_with_nothing_to_resume_is_an_error(tmp_path, tiny_npz, capsys):
-    status = run(train_args(tmp_path / "run", tiny_npz, "--resume"))
+    status = run_cli(train_args(tmp_path / "run", tiny_npz, "--resume"))
     one_line_error(capsys, status, "no checkpoint", "without --resume")
     assert not (tmp_path / "run" / "checkpoint").exists()
 
@@ -133,7 +126,7 @@ def test_resume_of_a_checkpoint_without_state_is_an_error(two_epoch_run, tmp_pat
     model = load_gan(str(out / "checkpoint" / GANCheckpoint.filename))
     model.save(str(out / "checkpoint" / GANCheckpoint.filename))  # no state inside
     before = tree(out)
-    status = run(train_args(out, tiny_npz, "--resume", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
     one_line_error(capsys, status, "holds no training state", "state.json")
     assert tree(out) == before
 
@@ -194,7 +187,7 @@ def test_history_keeps_the_epochs_of_a_killed_run(two_epoch_run, tmp_path, tiny_
         shutil.copytree(two_epoch_run, out)
         history = out / "history.json"
         history.unlink() if damage == "missing" else history.write_bytes(b"")
-        assert run(train_args(out, tiny_npz, "--resume", epochs=3)) == 0
+        assert run_cli(train_args(out, tiny_npz, "--resume", epochs=3)) == 0
         after = json.loads(history.read_text())
         assert len(after["d_loss"]) == 3 and after["d_loss"][:2] == before["d_loss"]
 
@@ -212,7 +205,7 @@ def test_corrupt_history_of_an_older_checkpoint_is_an_error_naming_it(
     (checkpoint / "state.json").write_text(json.dumps(
         {"epoch": state["epoch"], "step_in_epoch": 0, "train_seconds": 1.0}))
     (out / "history.json").write_bytes(b"")
-    status = run(train_args(out, tiny_npz, "--resume", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
     one_line_error(capsys, status, str(out / "history.json"), "is corrupt")
 
 
@@ -227,7 +220,7 @@ def test_full_disk_while_writing_history_keeps_the_previous_one(two_epoch_run, t
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(cli.json, "dump", full_disk)
-    status = run(train_args(out, tiny_npz, "--resume", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
     monkeypatch.undo()
     one_line_error(capsys, status, "No space left on device", str(out / "history.json"))
     assert (out / "history.json").read_bytes() == before
@@ -298,7 +291,7 @@ def test_second_signal_restores_the_default_action():
 # ------------------------------------------------------ unwritable, full disk
 def test_out_under_a_file_is_a_one_line_error(tmp_path, tiny_npz, capsys):
     (tmp_path / "file").write_text("keep me")
-    status = run(train_args(tmp_path / "file" / "run", tiny_npz))
+    status = run_cli(train_args(tmp_path / "file" / "run", tiny_npz))
     one_line_error(capsys, status, "cannot be written", "Not a directory")
     assert (tmp_path / "file").read_text() == "keep me"
 
@@ -313,7 +306,7 @@ def test_read_only_out_is_a_one_line_error(two_epoch_run, tmp_path, tiny_npz, ca
     else:
         out.chmod(0o555)
     try:
-        status = run(train_args(out, tiny_npz, "--resume", epochs=3))
+        status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
     finally:
         subprocess.run(["chattr", "-i", str(out)], capture_output=True)
         out.chmod(0o755)
@@ -336,7 +329,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny_npz
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(keras.Model, "save", fills_the_disk)
-    status = run(train_args(out, tiny_npz))
+    status = run_cli(train_args(out, tiny_npz))
     monkeypatch.undo()
     line = one_line_error(capsys, status, "No space left on device",
                           str(out / "checkpoint" / GANCheckpoint.filename),
@@ -356,7 +349,7 @@ def test_full_disk_while_writing_a_sample_grid_leaves_no_half_png(tmp_path, tiny
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_png)
     out = tmp_path / "run"
-    status = run(train_args(out, tiny_npz, epochs=1))
+    status = run_cli(train_args(out, tiny_npz, epochs=1))
     monkeypatch.undo()
     one_line_error(capsys, status, "No space left on device", "epoch_001.png")
     assert os.listdir(out / "samples") == []
@@ -368,7 +361,7 @@ def test_overflowing_batchnorm_statistics_stop_training(tmp_path, tiny_npz, caps
     moving variance overflows: training stops naming it, and nothing claims a
     checkpoint that was never written."""
     out = tmp_path / "run"
-    status = run(train_args(out, tiny_npz, "--d-lr", "1e8", "--g-lr", "1e8",
+    status = run_cli(train_args(out, tiny_npz, "--d-lr", "1e8", "--g-lr", "1e8",
                             variant="dcgan"))
     line = one_line_error(capsys, status, "Training stopped: non-finite", "moving_variance",
                           "No checkpoint was written")
@@ -382,7 +375,7 @@ def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
     the run ends with an error and no export; --stop-on-collapse stops at the
     first such epoch."""
     out = tmp_path / "run"
-    status = run(train_args(out, tiny_npz, "--d-lr", "10", "--g-lr", "10", variant="dcgan",
+    status = run_cli(train_args(out, tiny_npz, "--d-lr", "10", "--g-lr", "10", variant="dcgan",
                             epochs=3))
     captured = capsys.readouterr()
     assert status == 2
@@ -391,12 +384,12 @@ def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
     assert "Warning: the generator" in captured.out
     assert not (out / "generator").exists()
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 3
-    status = run(train_args(out, tiny_npz, "--resume", variant="dcgan", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", variant="dcgan", epochs=3))
     assert status == 2 and "at the end of training" in capsys.readouterr().err
     assert not (out / "generator").exists()
 
     stopped = tmp_path / "stopped"
-    status = run(train_args(stopped, tiny_npz, "--d-lr", "10", "--g-lr", "10",
+    status = run_cli(train_args(stopped, tiny_npz, "--d-lr", "10", "--g-lr", "10",
                             "--stop-on-collapse", variant="dcgan", epochs=3))
     assert status == 2
     warned = GANCheckpoint.read_state(str(stopped / "checkpoint"))["epoch"]
