@@ -137,6 +137,10 @@ def _build_parser():
                      "saturated (a warning otherwise; such a generator is never exported)")
     run.add_argument("--gif", action="store_true",
                      help="write an animated GIF of the sample grids")
+    run.add_argument("--evaluate", type=_positive_int, metavar="N",
+                     help="score the final generator on N samples (FID, KID, IS, class "
+                     "coverage against the test split, as keras-gans evaluate) and record "
+                     "the scores in its metadata.json")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     model = train.add_argument_group(
         "model", "defaults: the variant's own (its constructor's and compile's)")
@@ -503,6 +507,8 @@ def run_train(args):
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
     images = _load_training_images(args)
+    if args.evaluate:
+        _check_evaluation(args, images.image_shape)
     if args.overwrite:
         _delete_previous_run(out)
     conditional = args.variant == "cgan"
@@ -582,6 +588,13 @@ def run_train(args):
     if collapse.problem:
         raise CLIError(f"{collapse.problem}; it is not exported (the checkpoint "
                        f"{checkpoint.path} holds it): try lower learning rates")
+    scores = {}
+    if args.evaluate:
+        from keras_gans import evaluation
+
+        scores = evaluation.evaluate_generator(model, dataset=args.dataset,
+                                               data_dir=args.data_dir, n=args.evaluate,
+                                               seed=args.seed, style=args.style)
     export_dir = os.path.join(out, "generator")
     run_metadata = model.export(export_dir, metadata={
         "dataset": args.dataset,
@@ -597,11 +610,23 @@ def run_train(args):
         "wall_time_seconds": round(wall_time, 1),
         "cpu": hardware.describe(),
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        **scores,
     })
     model.save_to_preset(os.path.join(out, "preset"), metadata=run_metadata)
     samples = f"Samples: {grid.paths[-1]}. " if grid.paths else ""
+    fid = f"FID {scores['fid']:.2f} ({scores['n']} samples). " if scores else ""
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"{samples}Generator: {export_dir}")
+          f"{fid}{samples}Generator: {export_dir}")
+
+
+def _check_evaluation(args, image_shape):
+    """Refuses `--evaluate` before training when no feature space fits the data."""
+    from keras_gans import evaluation
+
+    try:
+        evaluation.feature_extractor("classifier", args.dataset, args.data_dir, image_shape)
+    except ValueError as error:
+        raise CLIError(f"--evaluate: {error}") from None
 
 
 def _load_any(name):

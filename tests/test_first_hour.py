@@ -143,3 +143,34 @@ def test_a_folder_named_like_a_zoo_model_does_not_replace_it(tmp_path, monkeypat
     assert pretrained.pretrained_path("dcgan_fashion_mnist") == os.path.join(
         pretrained.PRESETS_DIR, "dcgan_fashion_mnist")
     assert pretrained.pretrained_path("./dcgan_fashion_mnist") == "./dcgan_fashion_mnist"
+
+
+@pytest.mark.slow
+def test_train_evaluate_records_the_final_scores_in_the_export(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "garments.npz"
+    np.savez(data, x_train=rng.integers(0, 256, (8, 28, 28, 1), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (20, 28, 28, 1), dtype=np.uint8))
+    out = tmp_path / "run"
+
+    assert _train(out, str(data), "--dataset", "fashion_mnist", "--epochs", "1",
+                  "--evaluate", "30") == 0
+
+    metadata = json.loads((out / "generator" / "metadata.json").read_text())
+    assert metadata["n"] == 30 and metadata["n_real"] == 20
+    assert metadata["fid"] > 0 and len(metadata["coverage"]) == 10
+    preset = json.loads((out / "preset" / "metadata.json").read_text())
+    assert preset["fid"] == metadata["fid"]
+    assert f"FID {metadata['fid']:.2f} (30 samples)" in capsys.readouterr().out
+
+
+def test_train_evaluate_without_a_feature_space_is_refused_before_training(
+        tmp_path, tiny_npz, capsys):
+    out = tmp_path / "run"
+
+    status = _train(out, tiny_npz, "--evaluate", "30")
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "--evaluate:" in error and "tiny.npz has no class" in error
+    assert not out.exists() or not any(out.iterdir())

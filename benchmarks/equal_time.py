@@ -1,0 +1,170 @@
+"""Equal CPU time: train a variant for a fixed budget of CPU time, then score it.
+
+Runs one recipe per call and adds its row to
+`benchmarks/results/equal_time_<dataset>_<size>.json`, so recipes compared in
+one table got the same budget. The clock is the process's CPU time during
+training batches (`time.process_time`, all threads), so an evaluation or a
+busy neighbour on another core does not count. Pin each run to its own core
+(`taskset -c 1`) and say which CPU the table came from; compare rows of one
+machine only.
+
+FID, KID and class coverage are measured every `--eval-every` CPU minutes on
+`--n` samples against the real test split in the bundled classifier's feature
+space, with the EMA generator where the recipe keeps one.
+
+    taskset -c 1 python benchmarks/equal_time.py dcgan --label dcgan \\
+        --cpu-minutes 20 --option ema_decay=0.999
+    taskset -c 1 python benchmarks/equal_time.py sngan --label sngan-w64 \\
+        --cpu-minutes 20 --option width=64 --option ema_decay=0.999
+    python benchmarks/equal_time.py --table
+
+`--save DIR` writes the final model as a preset (`save_to_preset`).
+"""
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+
+import keras
+
+from keras_gans import data, evaluation, hardware
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+class CPUClock(keras.callbacks.Callback):
+    """Counts the process's CPU seconds inside training batches, scores the
+    model every `every` of them and stops training after `limit`."""
+
+    def __init__(self, every, limit, score):
+        super().__init__()
+        self.every, self.limit, self.score = every, limit, score
+        self.cpu_seconds, self.next_score, self.curve = 0.0, every, []
+        self.batches = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.cpu_seconds += time.process_time() - self.started
+        self.batches += 1
+        if self.cpu_seconds >= min(self.next_score, self.limit):
+            self.curve.append({"cpu_minutes": round(self.cpu_seconds / 60, 2),
+                               **self.score(self.model)})
+            print(json.dumps(self.curve[-1]), flush=True)
+            self.next_score += self.every
+            if self.cpu_seconds >= self.limit:
+                self.model.stop_training = True
+
+
+def parse_option(text):
+    """`"width=64"` -> `("width", 64)`; values are Python literals or strings."""
+    name, _, value = text.partition("=")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def results_path(dataset, image_size):
+    return os.path.join(RESULTS, f"equal_time_{dataset}_{image_size}.json")
+
+
+def table(path):
+    with open(path) as f:
+        rows = json.load(f)
+    lines = ["| recipe | CPU | CPU min | steps | images | FID | KID x1000 | min class | "
+             "classes >= 5% (real) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, row in rows.items():
+        last = row["curve"][-1]
+        lines.append(
+            f"| {label} | {row['cpu']} | {last['cpu_minutes']} | {row['steps']} | "
+            f"{row['images_seen']} | {last['fid']:.2f} | {last['kid']:.2f} | "
+            f"{last['coverage_min']:.2%} | {last['classes_covered']} "
+            f"({last['classes_covered_real']}) |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variant", nargs="?", help="a variant name, e.g. dcgan or sngan")
+    parser.add_argument("--label", help="the recipe's row name (default: the variant)")
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--style", default="google", help="emoji style")
+    parser.add_argument("--image-size", type=int, help="default: the dataset's")
+    parser.add_argument("--cpu-minutes", type=float, default=20.0)
+    parser.add_argument("--eval-every", type=float, default=5.0, help="CPU minutes")
+    parser.add_argument("--n", type=int, default=5000, help="samples per score")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a constructor argument of the variant (repeatable)")
+    parser.add_argument("--compile-option", action="append", default=[],
+                        metavar="NAME=VALUE", help="an argument of compile (repeatable)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="Adam learning rate of both players, keeping the variant's "
+                        "betas (default: the variant's optimizers)")
+    parser.add_argument("--save", metavar="DIR", help="write the final model as a preset")
+    parser.add_argument("--table", action="store_true", help="print the table and exit")
+    args = parser.parse_args()
+    image_size = args.image_size or {"fashion_mnist": 28}.get(args.dataset, 32)
+    path = results_path(args.dataset, image_size)
+    if args.table:
+        print(table(path))
+        return
+    if not args.variant:
+        parser.error("give a variant, or --table")
+
+    from keras_gans.models import get_variant
+
+    images = data.load_images(args.dataset, "train", image_size=image_size,
+                              style=args.style)
+    dataset = data.make_dataset(images.images, batch_size=args.batch_size, seed=0)
+    model = get_variant(args.variant)(image_shape=images.images.shape[1:], seed=0,
+                                      **dict(map(parse_option, args.option)))
+    compile_options = dict(map(parse_option, args.compile_option))
+    if args.learning_rate:
+        for prefix in model.players.values():
+            optimizer = model.default_optimizer()
+            optimizer.learning_rate = args.learning_rate
+            compile_options[f"{prefix}_optimizer"] = optimizer
+    model.compile(**compile_options)
+
+    def score(model):
+        result = evaluation.evaluate_generator(model, dataset=args.dataset, style=args.style,
+                                               n=args.n)
+        return {key: result[key] for key in ("fid", "kid", "coverage_min",
+                                             "classes_covered", "classes_covered_real")}
+
+    clock = CPUClock(args.eval_every * 60, args.cpu_minutes * 60, score)
+    started = time.perf_counter()
+    model.fit(dataset, epochs=100_000, verbose=0, callbacks=[clock])
+    steps = int(model.optimizer_of("generator").iterations)
+    row = {"variant": args.variant, "options": args.option,
+           "compile_options": args.compile_option, "learning_rate": args.learning_rate,
+           "batch_size": args.batch_size, "cpu": hardware.describe(),
+           "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+           "steps": steps, "images_seen": clock.batches * args.batch_size,
+           "curve": clock.curve}
+    if args.save:
+        command = "python benchmarks/equal_time.py " + " ".join(sys.argv[1:])
+        model.save_to_preset(args.save, metadata={
+            "dataset": args.dataset, "style": args.style if args.dataset == "emoji" else None,
+            "command": command, "cpu": row["cpu"], "cpu_minutes": args.cpu_minutes,
+            "batch_size": args.batch_size, **clock.curve[-1]})
+
+    os.makedirs(RESULTS, exist_ok=True)
+    rows = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = json.load(f)
+    rows[args.label or args.variant] = row
+    with open(path, "w") as f:
+        json.dump(rows, f, indent=1)
+    print(table(path))
+
+
+if __name__ == "__main__":
+    main()
