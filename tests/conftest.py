@@ -26,6 +26,17 @@ def pytest_configure(config):
         "filterwarnings", "ignore:`shuffle=True` was passed:UserWarning")
 
 
+@pytest.fixture(autouse=True)
+def float32_without_xla_by_default(monkeypatch):
+    """`keras-gans train` picks its dtype policy and XLA by CPU kind; in the
+    suite it picks float32 without XLA, so runs are alike on every machine.
+    Tests of that choice patch `fastest_settings` themselves."""
+    from keras_gans import hardware
+
+    monkeypatch.setattr(hardware, "fastest_settings", lambda path=None, has_gpu=False:
+                        hardware.Settings("float32", False, "the test suite's choice"))
+
+
 def write_idx(path, array):
     """Writes a uint8 array as an MNIST-format IDX file, gzipped if `path` ends in .gz."""
     array = np.asarray(array, np.uint8)

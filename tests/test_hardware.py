@@ -58,3 +58,49 @@ def test_cli_warns_when_bfloat16_would_be_emulated(monkeypatch, capsys, native, 
     monkeypatch.setattr(hardware, "cpu_has_native_bfloat16", lambda: native)
     cli._warn_if_bfloat16_is_emulated(precision)
     assert ("emulates bfloat16" in capsys.readouterr().err) == warned
+
+
+ORIGINAL_FASTEST_SETTINGS = hardware.fastest_settings
+
+
+@pytest.mark.parametrize("text, has_gpu, precision, jit_compile", [
+    (AMD_AVX2, False, "float32", True),
+    (XEON_AMX, False, "mixed_bfloat16", False),
+    (XEON_AMX, True, "float32", False),
+])
+def test_fastest_settings_follow_the_cpu_kind(cpuinfo, text, has_gpu, precision,
+                                              jit_compile):
+    settings = ORIGINAL_FASTEST_SETTINGS(cpuinfo(text), has_gpu=has_gpu)
+    assert (settings.precision, settings.jit_compile) == (precision, jit_compile)
+    assert settings.reason
+
+
+@pytest.mark.slow
+def test_train_resolves_auto_speed_settings_and_explicit_flags_win(
+        tmp_path, monkeypatch, capsys):
+    import json
+
+    import keras
+    import numpy as np
+
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=np.zeros((8, 16, 16, 1), np.uint8))
+    monkeypatch.setattr(hardware, "fastest_settings", lambda path=None, has_gpu=False:
+                        hardware.Settings("mixed_bfloat16", True, "a test CPU"))
+
+    def train(out, *flags):
+        status = cli.main(["train", "dcgan", "--data-dir", str(data), "--batch-size", "4",
+                           "--epochs", "1", "--quiet", "--out", str(tmp_path / out), *flags])
+        metadata = json.loads((tmp_path / out / "generator" / "metadata.json").read_text())
+        return status, capsys.readouterr().out, metadata
+
+    status, printed, metadata = train("auto")
+    assert status == 0
+    assert "Speed: mixed_bfloat16, XLA (a test CPU)" in printed
+    assert (metadata["precision"], metadata["jit_compile"]) == ("mixed_bfloat16", True)
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+    status, printed, metadata = train("explicit", "--precision", "float32",
+                                      "--jit-compile", "off")
+    assert status == 0 and "Speed:" not in printed
+    assert (metadata["precision"], metadata["jit_compile"]) == ("float32", False)
