@@ -12,6 +12,8 @@ import sys
 import tempfile
 
 DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
+# More images than this make an unreadable grid: `sample --out DIR/` writes files.
+MAX_GRID_IMAGES = 1024
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LR_SCHEDULES = ("constant", "linear")
 
@@ -59,9 +61,17 @@ def _widths(text):
     return widths
 
 
+def _add_trust_option(parser):
+    parser.add_argument("--trust-model", action="store_true",
+                        help="load a SavedModel export without first checking that its "
+                        "graph holds only the ops a generator needs (no file access, "
+                        "Python calls, ...): only for exports from a source you trust")
+
+
 def _build_parser():
     from keras_gans.losses import LOSSES as LOSS_NAMES
     from keras_gans.models import VARIANTS
+    from keras_gans.sampling import SAMPLE_BATCH_SIZE
 
     parser = _Parser(
         prog="keras-gans",
@@ -190,15 +200,24 @@ def _build_parser():
                            help="G matches D's features of real images")
 
     sample = commands.add_parser(
-        "sample", help="render a grid from an exported or pretrained generator",
-        formatter_class=_HelpFormatter)
+        "sample", help="render a grid, or write image files, from an exported or "
+        "pretrained generator", formatter_class=_HelpFormatter)
     sample.add_argument("model", help="pretrained name, export directory or .keras file")
-    sample.add_argument("--n", type=_positive_int, default=64)
-    sample.add_argument("--out", default="grid.png", help="PNG path")
+    sample.add_argument("--n", type=_positive_int, default=64,
+                        help=f"how many images; at most {MAX_GRID_IMAGES} in a grid")
+    sample.add_argument("--out", default="grid.png",
+                        help="a PNG path for one grid of the images; or a directory (one "
+                        "that exists, or a path ending in /) for one PNG file per image, "
+                        "000000.png, 000001.png, ..., generated and written "
+                        f"{SAMPLE_BATCH_SIZE} at a time so that any --n fits in memory; "
+                        "the directory appears once whole")
+    sample.add_argument("--overwrite", action="store_true",
+                        help="replace a directory --out that already holds samples")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--labels", help="comma-separated class indices or names, one for "
                         "all images or one per image "
                         "(conditional models; default: cycle through classes)")
+    _add_trust_option(sample)
 
     evaluate = commands.add_parser(
         "evaluate", help="FID, KID, IS and class coverage of a generator",
@@ -224,6 +243,7 @@ def _build_parser():
                           help="the number of generated images; real images are the "
                           "whole split")
     evaluate.add_argument("--seed", type=int, default=0)
+    _add_trust_option(evaluate)
 
     commands.add_parser("list", help="list the pretrained generators")
     return parser
@@ -653,27 +673,70 @@ def _check_evaluation(args, image_shape):
         raise CLIError(f"--evaluate: {error}") from None
 
 
-def _load_any(name):
+def _load_any(name, trust=False):
     """A pretrained name, a preset or export directory, or a `.keras` file."""
     from keras_gans import pretrained, saving
 
     if name.endswith(".keras"):
         return saving.load_gan(name)
-    return pretrained.load_pretrained(name)
+    return pretrained.load_pretrained(name, trust=trust)
+
+
+def _writes_files(out):
+    """Whether `sample --out` names a directory for image files, not a grid."""
+    return out.endswith(("/", os.sep)) or os.path.isdir(out)
+
+
+def _check_sample_directory(args):
+    """Refuses a directory `--out` that holds anything but samples, or samples
+    without `--overwrite`."""
+    from keras_gans import sampling
+
+    held = os.listdir(args.out) if os.path.isdir(args.out) else []
+    others = sorted(name for name in held if not sampling.SAMPLE_FILE.fullmatch(name))
+    if others:
+        raise CLIError(f"--out {args.out} holds files other than samples "
+                       f"({', '.join(others[:3])}): choose a new or empty directory")
+    if held and not args.overwrite:
+        raise CLIError(f"--out {args.out} already holds {len(held)} samples: replace them "
+                       "with --overwrite, or choose a new directory")
+
+
+def _write_sample_files(args, generator, labels):
+    """`sample --out DIR/`: one PNG file per image, with a progress line."""
+    from keras_gans import sampling
+
+    def progress(written):
+        print(f"\rGenerated {written}/{args.n} images", end="", file=sys.stderr, flush=True)
+
+    sampling.write_samples(generator, args.n, args.out, seed=args.seed, labels=labels,
+                           progress=progress)
+    print(file=sys.stderr)
+    print(f"Wrote {args.n} samples to {args.out}: {sampling.sample_file_name(0, args.n)} "
+          f"to {sampling.sample_file_name(args.n - 1, args.n)}")
 
 
 def run_sample(args):
     from keras_gans import plotting
 
-    generator = _load_any(args.model)
+    to_files = _writes_files(args.out)
+    if to_files:
+        _check_sample_directory(args)
+    elif args.n > MAX_GRID_IMAGES:
+        raise CLIError(f"--n {args.n} is too many images for one grid (at most "
+                       f"{MAX_GRID_IMAGES}): write one PNG file per image with --out DIR/")
     labels = None
     if args.labels:
         labels = [int(label) if label.strip().lstrip("-").isdigit() else label.strip()
                   for label in args.labels.split(",")]
         if len(labels) not in (1, args.n):
             raise CLIError(f"--labels gives {len(labels)} labels for --n {args.n}")
+    generator = _load_any(args.model, args.trust_model)
     if labels is not None and not generator.conditional:
         raise CLIError(f"{args.model} is unconditional: it takes no --labels")
+    if to_files:
+        _write_sample_files(args, generator, labels)
+        return
     images = generator.generate(args.n, labels=labels, seed=args.seed)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
@@ -724,7 +787,7 @@ def _evaluation_data(args, metadata):
 def run_evaluate(args):
     from keras_gans import data, evaluation
 
-    generator = _load_any(args.model)
+    generator = _load_any(args.model, args.trust_model)
     dataset, data_dir, style = _evaluation_data(args, _model_metadata(args.model, generator))
     try:
         result = evaluation.evaluate_generator(

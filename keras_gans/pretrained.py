@@ -79,8 +79,16 @@ def pretrained_path(name):
     )
 
 
-def load_pretrained(name):
+def load_pretrained(name, trust=False):
     """Loads a pretrained model by name, or a preset or export directory by path.
+
+    Args:
+        name: a pretrained model's name, or a directory.
+        trust: load a SavedModel export without checking its graph first
+            (`keras_gans.saving.check_generator_graph`), which refuses graphs
+            with ops a generator does not need, such as file access. Only for
+            exports from a source you trust. Presets load with Keras's
+            `safe_mode` either way.
 
     Returns:
         For a preset, the compiled model (`generate(n, labels=None, seed=None)`,
@@ -95,4 +103,4 @@ def load_pretrained(name):
     ```
     """
     path = pretrained_path(name)
-    return load_preset(path) if is_preset(path) else ExportedGenerator(path)
+    return load_preset(path) if is_preset(path) else ExportedGenerator(path, trust=trust)

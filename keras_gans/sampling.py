@@ -1,10 +1,19 @@
-"""Latent noise and batched prediction in numpy, for sampling outside `fit`."""
+"""Latent noise and batched prediction in numpy, for sampling outside `fit`,
+and many samples written to image files in bounded memory."""
 
 import math
 import os
+import re
 
 import numpy as np
 from keras import ops
+from PIL import Image
+
+from keras_gans.data import to_uint8
+from keras_gans.files import atomic_path
+
+# Images generated and written at a time by `sample_batches` and `write_samples`.
+SAMPLE_BATCH_SIZE = 1000
 
 
 def latent_noise(n, latent_dim, seed=None):
@@ -101,3 +110,79 @@ def requested_labels(labels, n, num_classes, class_names=None):
         raise ValueError(f"Labels must lie in [0, {num_classes}), got values from "
                          f"{indices.min()} to {indices.max()}.")
     return indices.astype(np.int32)
+
+
+def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
+    """Yields the images of `generator.generate(n, seed=seed, labels=labels)`
+    `batch_size` at a time, drawn from one noise stream, so that memory stays
+    bounded whatever `n`.
+
+    Args:
+        generator: a keras_gans model or `ExportedGenerator` (it has
+            `latent_dim`, `conditional`, `num_classes`, `sampling_labels` and
+            `generate_from`).
+        n: how many images.
+        seed: integer seed for repeatable samples.
+        labels: for conditional generators, `None` (the classes in turn), one
+            label for all, or one per image.
+        batch_size: images per batch (default `SAMPLE_BATCH_SIZE`).
+
+    Example:
+
+    ```python
+    for images in sample_batches(gan, 100_000, seed=0):
+        ...  # (up to 1000, H, W, C) in [-1, 1]
+    ```
+    """
+    n = check_count(n)
+    batch_size = batch_size or SAMPLE_BATCH_SIZE
+    if labels is not None:
+        labels = np.atleast_1d(np.asarray(labels, dtype=object))
+        if len(labels) not in (1, n):
+            raise ValueError(f"Got {len(labels)} labels for {n} images: pass one label for "
+                             "all, or one per image.")
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        z = rng.standard_normal((count, generator.latent_dim)).astype(np.float32)
+        if labels is None:
+            batch_labels = (np.arange(start, start + count) % generator.num_classes
+                            if generator.conditional else None)
+        else:
+            batch_labels = labels if len(labels) == 1 else labels[start:start + count]
+        yield generator.generate_from(z, generator.sampling_labels(count, batch_labels))
+
+
+# The names of the files `write_samples` writes.
+SAMPLE_FILE = re.compile(r"\d{6,}\.png")
+
+
+def sample_file_name(index, n):
+    """`000042.png`: the file of image `index` of `n`, numbered from 0."""
+    return f"{index:0{max(6, len(str(n - 1)))}d}.png"
+
+
+def write_samples(generator, n, directory, seed=None, labels=None, progress=None):
+    """Writes `n` generated images as PNG files `000000.png`, `000001.png`, ...
+    in `directory`, `SAMPLE_BATCH_SIZE` at a time.
+
+    The files are the images of `generator.generate(n, seed=seed, labels=labels)`.
+    They are written to a directory beside `directory` that replaces it once
+    whole (`keras_gans.files.atomic_path`), so an interrupted run leaves
+    `directory` as it was.
+
+    Args:
+        generator, n, seed, labels: as for `sample_batches`.
+        directory: the output directory; replaced if it exists.
+        progress: called with the number of images written after each batch.
+    """
+    with atomic_path(directory) as tmp:
+        os.makedirs(tmp)
+        written = 0
+        for images in sample_batches(generator, n, seed, labels):
+            for image in to_uint8(images):
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                    os.path.join(tmp, sample_file_name(written, n)))
+                written += 1
+            if progress is not None:
+                progress(written)

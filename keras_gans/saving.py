@@ -10,6 +10,9 @@ signature takes `z` (float32 `[N, latent_dim]`), plus `label` (int32 `[N]`)
 for conditional models, and returns `{"images": float32 [N, H, W, C]}` in
 [-1, 1], with a `metadata.json` beside the SavedModel files. It loads with
 `tf.saved_model.load(path)` alone: no keras_gans, no Keras code.
+
+Loading an export runs its graph, so before loading one keras_gans checks
+that the graph holds only the ops a generator needs (`check_generator_graph`).
 """
 
 import datetime
@@ -21,9 +24,11 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
+from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_gans.files import atomic_path
-from keras_gans.sampling import check_count, latent_noise, requested_labels
+from keras_gans.sampling import check_count, latent_noise, predict_in_batches, requested_labels
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.json"
@@ -182,21 +187,192 @@ def read_metadata(path):
     return metadata
 
 
+# The op types a generator export may run: those in the exports of every
+# variant (EMA on and off, float32 and mixed_bfloat16) and of generators built
+# from Keras's other standard layers (tests/test_untrusted.py exports them).
+# Any other op, e.g. a file, network, process, summary, dataset, print or
+# Python-function op, makes an export untrusted.
+GENERATOR_OPS = frozenset({
+    # Arithmetic, reductions, comparisons and casts (mixed precision).
+    "AddV2", "Sub", "Mul", "Neg", "Square", "SquaredDifference", "Rsqrt", "Erfc",
+    "Mean", "Sum", "Less", "Select", "SelectV2", "Cast",
+    # Layers: dense and convolution kernels, activations, padding and resizing.
+    "MatMul", "BiasAdd", "Conv2D", "Conv2DBackpropInput", "DepthwiseConv2dNative",
+    "Relu", "Relu6", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Softplus", "Tanh",
+    "MirrorPad", "ResizeBilinear",
+    # Shapes, slicing, concatenation and embedding lookups.
+    "Shape", "Reshape", "Squeeze", "ExpandDims", "Pack", "ConcatV2", "StridedSlice",
+    "GatherV2", "Tile",
+    # The variables holding the weights, in memory.
+    "VarHandleOp", "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp",
+    "DisableCopyOnRead",
+    # Graph structure: constants, inputs, identities, calls of the export's functions.
+    "Const", "Placeholder", "Identity", "IdentityN", "StopGradient", "NoOp",
+    "StatefulPartitionedCall", "PartitionedCall",
+})
+
+# Ops that write or read the export's `variables/` checkpoint and build its
+# file names: allowed only in the save and restore functions TensorFlow
+# writes for the SavedModel's `saver_def`, which no signature calls.
+CHECKPOINT_OPS = frozenset({
+    "SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin",
+    "StaticRegexFullMatch",
+})
+
+
+def _called_functions(node, functions):
+    """The names of the functions a graph node calls: its function-valued
+    attributes (`f` of a call, branches, bodies), or its op if that is one."""
+    names = [node.op] if node.op in functions else []
+    for value in node.attr.values():
+        if value.HasField("func"):
+            names.append(value.func.name)
+        names.extend(function.name for function in value.list.func)
+    return names
+
+
+def _reachable(names, functions):
+    """`names` and every function they call, directly or not."""
+    seen, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            if name in functions:
+                stack.extend(callee for node in functions[name].node_def
+                             for callee in _called_functions(node, functions))
+    return seen
+
+
+def _node_name(tensor_name):
+    """`"call"` of a tensor or control input name `"call:0"` or `"^call"`."""
+    return tensor_name.lstrip("^").split(":")[0]
+
+
+def _upstream(names, nodes):
+    """The graph nodes `names` and every node they read from."""
+    by_name = {node.name: node for node in nodes}
+    seen, stack = set(), [_node_name(name) for name in names]
+    while stack:
+        name = stack.pop()
+        if name not in seen and name in by_name:
+            seen.add(name)
+            stack.extend(_node_name(input_name) for input_name in by_name[name].input)
+    return seen
+
+
+def _object_graph_functions(object_graph):
+    """The functions a SavedModel's objects (its signatures, methods,
+    resources and savers) refer to."""
+    names = list(object_graph.concrete_functions)
+    for node in object_graph.nodes:
+        names += node.function.concrete_functions
+        if node.bare_concrete_function.concrete_function_name:
+            names.append(node.bare_concrete_function.concrete_function_name)
+    return names
+
+
+def saver_functions(meta_graph):
+    """The functions TensorFlow writes to save and restore a SavedModel's
+    variables: those called by the nodes its `saver_def` names, and by nothing
+    else (no signature, object or other function)."""
+    graph = meta_graph.graph_def
+    functions = {function.signature.name: function for function in graph.library.function}
+    saver = meta_graph.saver_def
+    signature_nodes = _upstream(
+        [tensor.name for signature in meta_graph.signature_def.values()
+         for tensor in (*signature.inputs.values(), *signature.outputs.values())],
+        graph.node)
+    saver_nodes = {_node_name(name) for name in (saver.save_tensor_name,
+                                                 saver.restore_op_name) if name}
+    saver_nodes -= signature_nodes
+    calls = {node.name: _called_functions(node, functions) for node in graph.node}
+    candidates = _reachable(
+        [name for node in saver_nodes for name in calls.get(node, [])], functions)
+    other_roots = [name for node, names in calls.items() if node not in saver_nodes
+                   for name in names]
+    other_roots += _object_graph_functions(meta_graph.object_graph_def)
+    other_roots += [name for name in functions if name not in candidates]
+    return candidates - _reachable(other_roots, functions)
+
+
+def untrusted_ops(meta_graph):
+    """What in one SavedModel meta graph a generator would not run, in order:
+    op types outside `GENERATOR_OPS`, checkpoint ops outside the
+    `saver_functions`, and calls of functions the graph does not define."""
+    functions = {function.signature.name: function
+                 for function in meta_graph.graph_def.library.function}
+    savers = saver_functions(meta_graph)
+    found = []
+    graphs = [(meta_graph.graph_def.node, GENERATOR_OPS)] + [
+        (function.node_def,
+         GENERATOR_OPS | CHECKPOINT_OPS if name in savers else GENERATOR_OPS)
+        for name, function in functions.items()]
+    for nodes, allowed in graphs:
+        for node in nodes:
+            if node.op not in allowed and node.op not in functions:
+                found.append(node.op)
+            found.extend(f"an undefined function {name}"
+                         for name in _called_functions(node, functions)
+                         if name not in functions)
+    return list(dict.fromkeys(found))
+
+
+def check_generator_graph(path):
+    """Raises a one-line `ValueError` unless the SavedModel in directory
+    `path` runs only the ops a generator needs (see `GENERATOR_OPS`).
+
+    Reads `saved_model.pb` without loading it: nothing in it runs.
+
+    Example:
+
+    ```python
+    keras_gans.saving.check_generator_graph("runs/dcgan_fashion_mnist/generator")
+    ```
+    """
+    saved_model = saved_model_pb2.SavedModel()
+    try:
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            saved_model.ParseFromString(f.read())
+    except (OSError, DecodeError) as error:
+        raise ValueError(f"{path} holds a corrupt or unreadable SavedModel "
+                         f"(saved_model.pb: {type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}).") from None
+    if not saved_model.meta_graphs:
+        raise ValueError(f"{path} holds a corrupt or unreadable SavedModel "
+                         "(saved_model.pb has no graph).")
+    found = list(dict.fromkeys(
+        op for meta_graph in saved_model.meta_graphs for op in untrusted_ops(meta_graph)))
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise ValueError(
+            f"{path} is not a generator export keras-gans can trust: its graph calls "
+            f"{shown}. Load it only if you trust its source: keras-gans sample "
+            f"{shlex.quote(path)} --trust-model / load_pretrained({path!r}, trust=True).")
+
+
 class ExportedGenerator:
     """A generator exported by keras_gans, loaded with `tf.saved_model.load`.
+
+    Args:
+        path: the export directory.
+        trust: load the SavedModel without checking its graph first (see
+            `check_generator_graph`); only for exports from a trusted source.
 
     Attributes:
         metadata: the export's `metadata.json`.
         latent_dim, image_shape, num_classes, conditional: from the signature.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, trust=False):
         if not os.path.isdir(path):
             raise FileNotFoundError(f"No exported generator at {path}.")
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise ValueError(
                 f"{path} is not a SavedModel directory (no saved_model.pb)."
             )
+        if not trust:
+            check_generator_graph(path)
         try:
             self.saved_model = tf.saved_model.load(path)
             self.signature = self.saved_model.signatures["serving_default"]
@@ -214,7 +390,8 @@ class ExportedGenerator:
         self.conditional = "label" in inputs
         self.image_shape = tuple(
             self.signature.structured_outputs["images"].shape[1:])
-        self.num_classes = self.metadata.get("num_classes")
+        self.num_classes = self.metadata.get("num_classes") or (
+            10 if self.conditional else None)
         self.class_names = self.metadata.get("class_names")
 
     def __repr__(self):
@@ -229,18 +406,22 @@ class ExportedGenerator:
                 f"This generator takes z of shape (N, {self.latent_dim}), got "
                 f"{z.shape}."
             )
+        labels = self.sampling_labels(len(z), labels)
         if self.conditional:
-            labels = self._labels(labels, len(z))
             outputs = self.signature(z=tf.constant(z), label=tf.constant(labels))
         else:
-            if labels is not None:
-                raise ValueError("This generator is unconditional: it takes no labels.")
             outputs = self.signature(z=tf.constant(z))
         return outputs["images"].numpy()
 
-    def _labels(self, labels, n):
-        return requested_labels(labels, n, self.num_classes or 10,
-                                self.metadata.get("class_names"))
+    def sampling_labels(self, n, labels):
+        """The int32 class of each of `n` images (`None` for an unconditional
+        generator): one per image, or one for all, by index or name; `None`
+        cycles through the classes."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("This generator is unconditional: it takes no labels.")
+            return None
+        return requested_labels(labels, n, self.num_classes, self.class_names)
 
     def generate(self, n, labels=None, seed=None, batch_size=256):
         """Generates `n` images in [-1, 1] as float32 numpy `(n, H, W, C)`.
@@ -252,18 +433,21 @@ class ExportedGenerator:
             seed: integer seed for repeatable samples.
         """
         n = check_count(n, self.image_shape)
-        z = latent_noise(n, self.latent_dim, seed)
-        labels = self._labels(labels, n) if self.conditional else labels
-        outputs = [
-            self(z[i:i + batch_size],
-                 None if labels is None else labels[i:i + batch_size])
-            for i in range(0, n, batch_size)
-        ]
-        if not outputs:
-            return np.zeros((0, *self.image_shape), np.float32)
-        return np.concatenate(outputs)
+        return self.generate_from(latent_noise(n, self.latent_dim, seed),
+                                  self.sampling_labels(n, labels), batch_size)
+
+    def generate_from(self, z, labels=None, batch_size=256):
+        """The images of numpy latent vectors `z` (and one label per vector)."""
+        inputs = [z] if labels is None else [z, labels]
+        return predict_in_batches(self, inputs, self.image_shape, batch_size)
 
 
-def load_generator(path):
-    """Loads an exported generator directory as an `ExportedGenerator`."""
-    return ExportedGenerator(path)
+def load_generator(path, trust=False):
+    """Loads an exported generator directory as an `ExportedGenerator`.
+
+    Args:
+        path: the export directory.
+        trust: skip the check of its graph (`check_generator_graph`); only
+            for exports from a source you trust.
+    """
+    return ExportedGenerator(path, trust=trust)
