@@ -46,6 +46,7 @@ CONFIGS = [
     ("cgan", "cgan", 64, FAST_POLICY, {}),
     ("wgan", "wgan", 64, FAST_POLICY, {}),
     ("wgan-gp", "wgan-gp", 64, FAST_POLICY, {}),
+    ("sngan", "sngan", 64, FAST_POLICY, {}),
 ]
 
 
@@ -80,7 +81,8 @@ def measure_training(model_name, batch_size, policy, options, seconds):
     model = build(model_name, options)
     images = data.load_images("fashion_mnist", "train")
     labelled = model_name == "cgan"
-    per_step = batch_size * (5 if model_name in ("wgan", "wgan-gp") else 1)
+    # WGAN steps read n_critic = 5 critic minibatches, SNGAN steps n_dis = 5.
+    per_step = batch_size * (5 if model_name in ("wgan", "wgan-gp", "sngan") else 1)
     dataset = data.make_dataset(images.images[:20000],
                                 images.labels[:20000] if labelled else None,
                                 batch_size=per_step, seed=0, repeat=True)
@@ -164,7 +166,8 @@ def main():
     lines = [f"Training throughput on {machine}, TensorFlow "
              f"{next(iter(best.values()))['tensorflow']}; best of {args.repeats} interleaved "
              f"rounds of {args.seconds:.0f} s. WGAN steps read n_critic = 5 critic "
-             "minibatches of the batch size.", "",
+             "minibatches of the batch size, SNGAN steps n_dis = 5 discriminator "
+             "minibatches.", "",
              "| configuration | batch | policy | images/s | steps/s | vs reference float32 "
              "b64 | peak memory |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

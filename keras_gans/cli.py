@@ -122,7 +122,8 @@ def _build_parser():
                         "epochs; small datasets need more epochs than large ones")
     run.add_argument("--batch-size", type=_positive_int, default=64,
                      help="images per step; for WGAN and WGAN-GP the critic "
-                     "minibatch, each step reading n_critic of them")
+                     "minibatch, each step reading n_critic of them, for SNGAN the "
+                     "discriminator minibatch, each step reading n_dis of them")
     run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
     existing = run.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
@@ -174,6 +175,13 @@ def _build_parser():
                        help=f"critic weight clipping bound ({_takers('clip_value')})")
     model.add_argument("--gp-weight", type=float,
                        help=f"gradient penalty weight lambda ({_takers('gp_weight')})")
+    model.add_argument("--width", type=_positive_int,
+                       help=f"channels of the ResNet blocks ({_takers('width')})")
+    model.add_argument("--n-dis", type=_positive_int,
+                       help=f"discriminator steps per generator step ({_takers('n_dis')})")
+    model.add_argument("--conditional", action="store_true",
+                       help="train a class-conditional model on the dataset's labels "
+                       "(sngan: projection discriminator; cgan always is conditional)")
     objective = train.add_argument_group("objective")
     objective.add_argument("--loss", choices=sorted(LOSS_NAMES), metavar="LOSS",
                            help="adversarial loss: " + ", ".join(sorted(LOSS_NAMES))
@@ -332,7 +340,7 @@ def _delete_previous_run(out):
 # The command line's model and objective options, by constructor or `compile`
 # argument name; their defaults are the variant's own.
 MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
-                 "ema_decay", "n_critic", "clip_value", "gp_weight")
+                 "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis")
 COMPILE_OPTIONS = ("loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
                    "feature_matching")
 
@@ -366,7 +374,7 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch, class_names=No
     kwargs = {option: getattr(args, option) for option in MODEL_OPTIONS
               if option in _model_defaults(cls)}
     kwargs.update(image_shape=image_shape, seed=args.seed)
-    if "num_classes" in _model_defaults(cls):
+    if num_classes is not None:
         kwargs["num_classes"] = num_classes
         kwargs["class_names"] = class_names
     model = cls(**kwargs)
@@ -440,11 +448,14 @@ def _check_variant_options(args):
     cls = get_variant(args.variant)
     cls.check_supported({option: getattr(args, option) for option in COMPILE_OPTIONS})
     takes = _model_defaults(cls)
-    for option in MODEL_OPTIONS:
-        if option not in takes and getattr(args, option) not in (None, False):
+    given = {option: getattr(args, option) for option in MODEL_OPTIONS}
+    # --conditional sets the constructor's num_classes from the data.
+    given["num_classes"] = args.conditional
+    for option, value in given.items():
+        if option not in takes and value not in (None, False):
             takers = [name for name, cls in VARIANTS.items() if option in _model_defaults(cls)]
-            raise CLIError(f"{_flag(option)} applies to {', '.join(takers)}, "
-                           f"not to {args.variant}")
+            flag = "--conditional" if option == "num_classes" else _flag(option)
+            raise CLIError(f"{flag} applies to {', '.join(takers)}, not to {args.variant}")
 
 
 def _fill_variant_defaults(args):
@@ -474,6 +485,7 @@ def _checkpoint_options(model):
         g_lr=_learning_rate(model.g_optimizer)[0],
         lr_schedule=lr_schedule,
         beta_1=model.d_optimizer.get_config().get("beta_1"),
+        conditional=model.conditional,
     )
     return {option: tuple(value) if isinstance(value, list) else value
             for option, value in options.items()}
@@ -556,9 +568,6 @@ def run_train(args):
         _check_evaluation(args, images.image_shape)
     if args.overwrite:
         _delete_previous_run(out)
-    conditional = args.variant == "cgan"
-    if conditional and images.labels is None:
-        raise CLIError(f"cgan needs labels, but {images.source} has none")
     x, y = images.images, images.labels
     if args.limit:
         x, y = x[:args.limit], None if y is None else y[:args.limit]
@@ -579,12 +588,17 @@ def run_train(args):
             os.path.join(out, "generator")).get("wall_time_seconds", 0.0)))
     if model is None:
         _fill_variant_defaults(args)
-        n_critic = args.n_critic or 1
+        conditional = args.variant == "cgan" or args.conditional
+        # A WGAN step reads n_critic critic minibatches, an SNGAN step n_dis.
+        minibatches = args.n_critic or args.n_dis or 1
     else:
         _check_options_against_checkpoint(args, model, checkpoint.path)
-        n_critic = getattr(model, "n_critic", 1)
-    # A WGAN step reads n_critic critic minibatches.
-    step_batch = args.batch_size * n_critic
+        conditional = model.conditional
+        minibatches = getattr(model, "n_critic", getattr(model, "n_dis", 1))
+    if conditional and images.labels is None:
+        raise CLIError(f"a conditional {args.variant} needs labels, but {images.source} "
+                       "has none")
+    step_batch = args.batch_size * minibatches
     dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
     steps_per_epoch = int(dataset.cardinality())
@@ -593,8 +607,8 @@ def run_train(args):
         print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
     args.epochs = args.epochs or 5
     if model is None:
-        model = _build_model(args, images.num_classes, images.image_shape, steps_per_epoch,
-                             images.class_names or None)
+        model = _build_model(args, images.num_classes if conditional else None,
+                             images.image_shape, steps_per_epoch, images.class_names or None)
     else:
         _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.

@@ -402,4 +402,5 @@ def test_conditional_model_needs_conditional_networks():
 
 def test_variant_registry_names_every_class():
     assert keras_gans.get_variant("wgan-gp") is keras_gans.WGANGP
-    assert set(keras_gans.VARIANTS) == {"vanilla", "dcgan", "cgan", "wgan", "wgan-gp"}
+    assert set(keras_gans.VARIANTS) == {"vanilla", "dcgan", "cgan", "wgan", "wgan-gp",
+                                        "sngan"}

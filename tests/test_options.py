@@ -27,10 +27,11 @@ def unsupported_model_options():
             if option not in constructor_defaults(cls)]
 
 
-def test_the_wasserstein_games_refuse_what_they_would_ignore():
-    assert {option for name, option in unsupported_compile_options()
-            if name == "wgan"} == {"label_smoothing", "r1_weight", "feature_matching"}
-    assert {name for name, _ in unsupported_compile_options()} == {"wgan", "wgan-gp"}
+def test_the_games_with_several_d_steps_refuse_what_they_would_ignore():
+    for variant in ("wgan", "sngan"):
+        assert {option for name, option in unsupported_compile_options()
+                if name == variant} == {"label_smoothing", "r1_weight", "feature_matching"}
+    assert {name for name, _ in unsupported_compile_options()} == {"wgan", "wgan-gp", "sngan"}
 
 
 @pytest.fixture(scope="module")

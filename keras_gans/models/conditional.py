@@ -1,12 +1,9 @@
 """Conditional GAN (Mirza & Osindero 2014) with DCGAN networks."""
 
 import keras
-from keras import ops
 
-from keras_gans import tf_backend
 from keras_gans.models.gan import GAN
 from keras_gans.models.networks import conv_discriminator, conv_generator
-from keras_gans.sampling import requested_labels
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -73,37 +70,3 @@ class ConditionalGAN(GAN):
     @property
     def num_classes(self):
         return self._num_classes
-
-    def generator_inputs(self, z, labels=None):
-        return [z, labels]
-
-    def discriminator_inputs(self, images, labels=None):
-        return [images, labels]
-
-    def check_labels(self, labels):
-        """Returns labels as int32 `(batch,)`, or raises a clear error."""
-        if labels is None:
-            raise ValueError(
-                "ConditionalGAN needs (images, labels) batches, but the dataset "
-                "yields images only: load it with load_dataset(..., "
-                "with_labels=True)."
-            )
-        if not labels.dtype.is_integer:
-            raise ValueError(
-                f"Labels must be integer class indices, got dtype {labels.dtype.name}.")
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        # Checked before the embedding lookups, whose own error for an
-        # out-of-range index would otherwise often come first.
-        return tf_backend.checked(
-            labels,
-            (labels >= 0, "Labels must be >= 0."),
-            (labels < self.num_classes, f"Labels must lie in [0, {self.num_classes})."))
-
-    def sampling_labels(self, n, labels):
-        """One class per image, or one for all, by index or by name (where
-        `class_names` are known); `None` cycles through the classes."""
-        return requested_labels(labels, n, self.num_classes, self.class_names)
-
-    def serving_inputs(self):
-        """`z` and one int32 `label` per image."""
-        return {**super().serving_inputs(), "label": ("int32", (None,))}

@@ -7,8 +7,9 @@ the checks of a batch of images, and the stabilisers that act on what D sees
 (DiffAugment, instance noise, R1, feature matching).
 
 Conditioning is two hooks, `generator_inputs(z, labels)` and
-`discriminator_inputs(images, labels)`, with `check_labels`: an
-unconditional model ignores labels, a conditional one overrides the three.
+`discriminator_inputs(images, labels)`, with `check_labels`: they pass the
+labels on when the model's `num_classes` is set (a conditional variant
+overrides that property), and an unconditional model ignores labels.
 """
 
 import os
@@ -20,7 +21,7 @@ from keras import ops
 
 from keras_gans import augment, losses, plotting, saving, tf_backend
 from keras_gans.models.adversarial import AdversarialModel
-from keras_gans.sampling import check_count, latent_noise, predict_in_batches
+from keras_gans.sampling import check_count, latent_noise, predict_in_batches, requested_labels
 
 
 def _mixes_batch(model):
@@ -67,6 +68,9 @@ class NoiseToImage(AdversarialModel):
     def num_classes(self):
         """The number of classes of a conditional model; `None` here."""
         return None
+
+    # The classes' names of a conditional model, which `generate` takes as labels.
+    class_names = None
 
     @property
     def conditional(self):
@@ -150,25 +154,48 @@ class NoiseToImage(AdversarialModel):
 
     # ------------------------------------------------------------ conditioning
     def generator_inputs(self, z, labels=None):
-        """What the generator is called on: `z` here; `[z, labels]` when
+        """What the generator is called on: `z`, or `[z, labels]` when
         conditional."""
-        return z
+        return [z, labels] if self.conditional else z
 
     def discriminator_inputs(self, images, labels=None):
-        """What the discriminator is called on: the images here; `[images,
+        """What the discriminator is called on: the images, or `[images,
         labels]` when conditional."""
-        return images
+        return [images, labels] if self.conditional else images
 
     def check_labels(self, labels):
-        """The batch's labels as the step uses them: none here, an unconditional
-        model trains on the images of `(images, labels)` pairs alone."""
-        return None
+        """The batch's labels as the step uses them: none for an unconditional
+        model, which trains on the images of `(images, labels)` pairs alone;
+        int32 `(batch,)` for a conditional one, or a clear error."""
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__} with num_classes={self.num_classes} needs (images, "
+                "labels) batches, but the dataset yields images only: load it with "
+                "load_dataset(..., with_labels=True)."
+            )
+        if not labels.dtype.is_integer:
+            raise ValueError(
+                f"Labels must be integer class indices, got dtype {labels.dtype.name}.")
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        # Checked before the embedding lookups, whose own error for an
+        # out-of-range index would otherwise often come first.
+        return tf_backend.checked(
+            labels,
+            (labels >= 0, "Labels must be >= 0."),
+            (labels < self.num_classes, f"Labels must lie in [0, {self.num_classes})."))
 
     def sampling_labels(self, n, labels):
-        """The labels `generate(n, labels=...)` passes to the generator."""
-        if labels is not None:
-            raise ValueError(f"{type(self).__name__} is unconditional: it takes no labels.")
-        return None
+        """The labels `generate(n, labels=...)` passes to the generator: one
+        class per image, or one for all, by index or by name (where
+        `class_names` are known); `None` cycles through the classes."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional: it takes no "
+                                 "labels.")
+            return None
+        return requested_labels(labels, n, self.num_classes, self.class_names)
 
     # ------------------------------------------------------------------ data
     def unpack(self, data):
@@ -210,6 +237,22 @@ class NoiseToImage(AdversarialModel):
     def sample_latent(self, batch_size):
         """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`."""
         return self.sample("normal", (batch_size, self.latent_dim))
+
+    def minibatches(self, images, labels, count, option):
+        """Splits a batch of images and its labels (or `None`) into `count`
+        equal minibatches, `[(images, labels), ...]`, for a step that takes
+        several discriminator updates; `option` names the count in the error
+        for a batch size that is not a multiple of it."""
+        batch_size = images.shape[0]
+        if batch_size is not None and batch_size % count:
+            raise ValueError(
+                f"{type(self).__name__} splits each batch into {option}={count} "
+                f"minibatches, so the batch size must be a multiple of {count}; got "
+                f"{batch_size}. Use e.g. batch_size={count * 64} for minibatches of 64."
+            )
+        images = ops.split(images, count, axis=0)
+        labels = [None] * count if labels is None else ops.split(labels, count, axis=0)
+        return list(zip(images, labels, strict=True))
 
     # ------------------------------------------------------ stabilisation
     def discriminator_view(self, images):
@@ -300,8 +343,12 @@ class NoiseToImage(AdversarialModel):
             inputs, self.image_shape, batch_size)
 
     def serving_inputs(self):
-        """The `serving_default` signature's inputs: `z`."""
-        return {"z": ("float32", (None, self.latent_dim))}
+        """The `serving_default` signature's inputs: `z`, and one int32
+        `label` per image when conditional."""
+        inputs = {"z": ("float32", (None, self.latent_dim))}
+        if self.conditional:
+            inputs["label"] = ("int32", (None,))
+        return inputs
 
     def export(self, path, metadata=None):
         """Writes the sampling generator as a TensorFlow SavedModel whose

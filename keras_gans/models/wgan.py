@@ -10,10 +10,11 @@ from keras_gans.models.noise_to_image import NoiseToImage
 class CriticGame(NoiseToImage):
     """The Wasserstein game: `n_critic` critic updates, then one generator update.
 
-    The batch is split into `n_critic` critic minibatches; the critic takes
-    one step on each, descending `E[f(G(z))] - E[f(x)] + critic_penalty`, and
-    then `constrain_critic` keeps it Lipschitz; then the generator takes one
-    step on `-E[f(G(z))]`. So a batch of `n_critic * m` images trains with
+    The batch (and its labels, for a conditional game) is split into
+    `n_critic` critic minibatches; the critic takes one step on each,
+    descending `E[f(G(z))] - E[f(x)] + critic_penalty`, and then
+    `constrain_critic` keeps it Lipschitz; then the generator takes one step
+    on `-E[f(G(z))]`. So a batch of `n_critic * m` images trains with
     critic minibatches of `m`. `WGAN` clips weights; `WGANGP` penalises
     gradients. The logged `wasserstein` is the critic's estimate
     `E[f(x)] - E[f(G(z))]` on the last critic minibatch.
@@ -40,12 +41,14 @@ class CriticGame(NoiseToImage):
     def train_step(self, data):
         real_images, labels = self.unpack(data)
 
-        for real_batch in self.critic_minibatches(real_images):
+        for real_batch, batch_labels in self.minibatches(real_images, labels, self.n_critic,
+                                                         "n_critic"):
             # Critic step: sample x and z, ascend E[f(x)] - E[f(G(z))].
             z = self.sample_latent(ops.shape(real_batch)[0])
-            fake_batch = self.generator(self.generator_inputs(z, labels), training=True)
+            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
             with self.tape() as tape:
-                real_scores, fake_scores = self.discriminate(real_batch, fake_batch, labels)
+                real_scores, fake_scores = self.discriminate(real_batch, fake_batch,
+                                                             batch_labels)
                 d_loss = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
                 penalty, penalty_logs = self.critic_penalty(real_batch, fake_batch)
                 d_objective = d_loss + penalty + self.historical_penalty("discriminator")
@@ -55,9 +58,9 @@ class CriticGame(NoiseToImage):
         # Generator step: sample z, descend -E[f(G(z))].
         z = self.sample_latent(ops.shape(real_batch)[0])
         with self.tape() as tape:
-            fake_batch = self.generator(self.generator_inputs(z, labels), training=True)
+            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
             scores = self.discriminator(
-                self.discriminator_inputs(self.discriminator_view(fake_batch), labels),
+                self.discriminator_inputs(self.discriminator_view(fake_batch), batch_labels),
                 training=True)
             g_loss = self.adversarial_loss.generator_loss(scores)
             g_objective = g_loss + self.historical_penalty("generator")
@@ -70,18 +73,6 @@ class CriticGame(NoiseToImage):
             wasserstein=ops.mean(real_scores) - ops.mean(fake_scores),
             **penalty_logs,
         )
-
-    def critic_minibatches(self, real_images):
-        """Splits the batch into `n_critic` equal critic minibatches."""
-        batch_size = real_images.shape[0]
-        if batch_size is not None and batch_size % self.n_critic:
-            raise ValueError(
-                f"{type(self).__name__} splits each batch into n_critic="
-                f"{self.n_critic} critic minibatches, so the batch size must be "
-                f"a multiple of {self.n_critic}; got {batch_size}. Use e.g. "
-                f"batch_size={self.n_critic * 64} for critic minibatches of 64."
-            )
-        return ops.split(real_images, self.n_critic, axis=0)
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
