@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 _SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting")
 _NAMES = {
     "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
-                          "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant"),
+                          "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant",
+                          "ProGAN"),
     "keras_gans.pretrained": ("list_pretrained", "load_pretrained"),
     "keras_gans.saving": ("export_generator", "load_gan", "load_generator"),
 }
