@@ -597,7 +597,9 @@ def run_train(args):
     if schedule is not None:
         print(f"{args.variant} grows {schedule.summary()}.")
         if not (args.epochs or args.steps):
-            args.steps = schedule.total_steps
+            args.epochs = math.ceil(schedule.total_steps / steps_per_epoch)
+            print(f"The schedule's {schedule.total_steps} steps: {args.epochs} epochs of "
+                  f"{steps_per_epoch} steps.")
     if args.steps:
         args.epochs = math.ceil(args.steps / steps_per_epoch)
         print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")

@@ -298,6 +298,7 @@ def test_cli_trains_progan_through_its_schedule(tmp_path, fashion_idx_dir, capsy
     printed = capsys.readouterr().out
     assert ("progan grows 4x4 -> 8x8: stable 32, fade 32 images; batches 4:16, 8:8; "
             "96 images in 10 steps") in printed
+    assert "The schedule's 10 steps: 3 epochs of 4 steps." in printed
     model = saving.load_gan(str(out / "checkpoint" / "checkpoint.keras"))
     # The schedule's 10 steps (2 of 16 at 4x4, 8 of 8 at 8x8), rounded up to
     # whole epochs of 64 / 16 = 4 batches: 12 steps, 2 more at 8x8.
