@@ -14,7 +14,7 @@ _SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting", "resnet")
 _NAMES = {
     "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
                           "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant",
-                          "SNGAN"),
+                          "SNGAN", "ProGAN"),
     "keras_gans.pretrained": ("list_pretrained", "load_pretrained"),
     "keras_gans.saving": ("export_generator", "load_gan", "load_generator"),
 }

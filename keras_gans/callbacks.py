@@ -26,7 +26,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     Args:
         directory: where `epoch_001.png`, ... are written (`ClassGrid`:
-            `classes_epoch_001.png`, ..., so both can share a folder).
+            `classes_epoch_001.png`, ..., so both can share a folder); a
+            model with a `sampling_tag` adds it, e.g. `epoch_003_16x16.png`.
         num_images: images per grid (unconditional models).
         every: write a grid every this many epochs.
         seed: seed of the fixed latent vectors.
@@ -83,9 +84,11 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every or getattr(self.model, "stopped_on_non_finite", False):
             return
         images = self.sample()
-        path = os.path.join(self.directory, f"{self.file_prefix}epoch_{epoch + 1:03d}.png")
+        tag = self.model.sampling_tag  # e.g. "16x16" for a growing model
+        name = "_".join(filter(None, [f"epoch_{epoch + 1:03d}", tag]))
+        path = os.path.join(self.directory, f"{self.file_prefix}{name}.png")
         fig = plotting.grid_figure(images, self.rows, self.cols, self.row_labels,
-                                   title=f"epoch {epoch + 1}")
+                                   title=" ".join(filter(None, [f"epoch {epoch + 1}", tag])))
         with atomic_path(path) as tmp:  # a kill mid-write leaves no half PNG
             fig.savefig(tmp)
         if self.show:

@@ -68,6 +68,19 @@ def _add_trust_option(parser):
                         "Python calls, ...): only for exports from a source you trust")
 
 
+def _batch_sizes(text):
+    """`"4:64,8:64,16:32"` as `{4: 64, 8: 64, 16: 32}`."""
+    try:
+        pairs = [item.split(":") for item in text.split(",")]
+        sizes = {int(resolution): int(size) for resolution, size in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of RESOLUTION:BATCH, e.g. 4:64,8:32") from None
+    if not all(size >= 1 for size in sizes.values()):
+        raise argparse.ArgumentTypeError(f"{text}: every batch size must be at least 1")
+    return sizes
+
+
 def _build_parser():
     from keras_gans.losses import LOSSES as LOSS_NAMES
     from keras_gans.models import VARIANTS
@@ -120,10 +133,11 @@ def _build_parser():
     length.add_argument("--steps", type=_positive_int,
                         help="train for at least this many steps, rounded up to whole "
                         "epochs; small datasets need more epochs than large ones")
-    run.add_argument("--batch-size", type=_positive_int, default=64,
-                     help="images per step; for WGAN and WGAN-GP the critic "
+    run.add_argument("--batch-size", type=_positive_int,
+                     help="images per step (default 64); for WGAN and WGAN-GP the critic "
                      "minibatch, each step reading n_critic of them, for SNGAN the "
-                     "discriminator minibatch, each step reading n_dis of them")
+                     "discriminator minibatch, each step reading n_dis of them; for "
+                     "progan every stage's (default: its own)")
     run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
     existing = run.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
@@ -182,6 +196,16 @@ def _build_parser():
     model.add_argument("--conditional", action="store_true",
                        help="train a class-conditional model on the dataset's labels "
                        "(sngan: projection discriminator; cgan always is conditional)")
+    model.add_argument("--fade-images", type=int, metavar="N",
+                       help="images over which each new resolution fades in "
+                       f"({_takers('fade_images')})")
+    model.add_argument("--stable-images", type=int, metavar="N",
+                       help="images each resolution trains for once faded in "
+                       f"({_takers('stable_images')})")
+    model.add_argument("--batch-sizes", type=_batch_sizes, metavar="R:B,...",
+                       help="images per step at each resolution, e.g. 4:64,8:64,16:32; "
+                       "resolutions not named take the variant's default "
+                       f"({_takers('batch_sizes')})")
     objective = train.add_argument_group("objective")
     objective.add_argument("--loss", choices=sorted(LOSS_NAMES), metavar="LOSS",
                            help="adversarial loss: " + ", ".join(sorted(LOSS_NAMES))
@@ -340,7 +364,8 @@ def _delete_previous_run(out):
 # The command line's model and objective options, by constructor or `compile`
 # argument name; their defaults are the variant's own.
 MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
-                 "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis")
+                 "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis",
+                 "fade_images", "stable_images", "batch_sizes")
 COMPILE_OPTIONS = ("loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
                    "feature_matching")
 
@@ -373,7 +398,11 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch, class_names=No
     cls = get_variant(args.variant)
     kwargs = {option: getattr(args, option) for option in MODEL_OPTIONS
               if option in _model_defaults(cls)}
-    kwargs.update(image_shape=image_shape, seed=args.seed)
+    kwargs.update(seed=args.seed)
+    kwargs["final_image_shape" if "final_image_shape" in _model_defaults(cls)
+           else "image_shape"] = image_shape
+    if "batch_sizes" in kwargs and args.batch_size:  # progan: --batch-size for every stage
+        kwargs["batch_sizes"] = args.batch_size
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
         kwargs["class_names"] = class_names
@@ -447,6 +476,9 @@ def _check_variant_options(args):
 
     cls = get_variant(args.variant)
     cls.check_supported({option: getattr(args, option) for option in COMPILE_OPTIONS})
+    if args.batch_size and args.batch_sizes:
+        raise CLIError("--batch-size sets every stage's batch size and --batch-sizes names "
+                       "them one by one: give one of them")
     takes = _model_defaults(cls)
     given = {option: getattr(args, option) for option in MODEL_OPTIONS}
     # --conditional sets the constructor's num_classes from the data.
@@ -502,6 +534,24 @@ def _learning_rate(optimizer):
     return float(config["initial_learning_rate"]), "linear", int(config["decay_steps"])
 
 
+def _growth_schedule(args, model, image_shape):
+    """The `GrowthSchedule` of a growing variant (progan): the checkpoint's,
+    or the one its options give; `None` for other variants."""
+    from keras_gans.models import get_variant
+    from keras_gans.models.progan import GrowthSchedule, stage_resolutions
+
+    if "batch_sizes" not in _model_defaults(get_variant(args.variant)):
+        return None
+    if model is not None:
+        if args.batch_size and set(model.batch_sizes.values()) != {args.batch_size}:
+            raise CLIError(f"--batch-size {args.batch_size} differs from the checkpoint's "
+                           f"{_shown(model.batch_sizes)}; drop it to resume, or train afresh "
+                           "in a new --out")
+        return model.schedule
+    return GrowthSchedule(stage_resolutions(image_shape), args.fade_images,
+                          args.stable_images, args.batch_sizes or args.batch_size)
+
+
 def _check_schedule_ends_with_this_run(args, model, steps_per_epoch):
     """A resumed linear schedule must reach zero at this run's last epoch."""
     _, _, decay_steps = _learning_rate(model.d_optimizer)
@@ -518,6 +568,8 @@ def _shown(value):
         return format(value, "g")
     if isinstance(value, tuple):
         return ",".join(str(item) for item in value)
+    if isinstance(value, dict):  # --batch-sizes
+        return ",".join(f"{key}:{item}" for key, item in value.items())
     return str(value)
 
 
@@ -598,10 +650,21 @@ def run_train(args):
     if conditional and images.labels is None:
         raise CLIError(f"a conditional {args.variant} needs labels, but {images.source} "
                        "has none")
-    step_batch = args.batch_size * minibatches
+    schedule = _growth_schedule(args, model, images.image_shape)
+    if schedule is None:
+        args.batch_size = args.batch_size or 64
+        step_batch = args.batch_size * minibatches
+    else:  # a progan step takes its stage's batch from batches of the largest
+        step_batch = max(schedule.batch_sizes.values())
     dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
                                 seed=args.seed)
     steps_per_epoch = int(dataset.cardinality())
+    if schedule is not None:
+        print(f"{args.variant} grows {schedule.summary()}.")
+        if not (args.epochs or args.steps):
+            args.epochs = math.ceil(schedule.total_steps / steps_per_epoch)
+            print(f"The schedule's {schedule.total_steps} steps: {args.epochs} epochs of "
+                  f"{steps_per_epoch} steps.")
     if args.steps:
         args.epochs = math.ceil(args.steps / steps_per_epoch)
         print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
@@ -662,7 +725,7 @@ def run_train(args):
         "source": images.source,
         "class_names": images.class_names,
         "epochs": args.epochs,
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size if schedule is None else schedule.batch_sizes,
         "precision": args.precision,
         "jit_compile": bool(model.jit_compile),
         "wall_time_seconds": round(wall_time, 1),

@@ -195,7 +195,8 @@ def read_metadata(path):
 GENERATOR_OPS = frozenset({
     # Arithmetic, reductions, comparisons and casts (mixed precision).
     "AddV2", "Sub", "Mul", "Neg", "Square", "SquaredDifference", "Rsqrt", "Erfc",
-    "Mean", "Sum", "Less", "Select", "SelectV2", "Cast",
+    "Mean", "Sum", "Minimum", "Maximum", "ClipByValue", "Less", "Select", "SelectV2",
+    "Cast",
     # Layers: dense and convolution kernels, activations, padding and resizing.
     "MatMul", "BiasAdd", "Conv2D", "Conv2DBackpropInput", "DepthwiseConv2dNative",
     "Relu", "Relu6", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Softplus", "Tanh",

@@ -50,8 +50,8 @@ class PlayerTape:
         for name, objective in objectives.items():
             if name in self.game.frozen_players:
                 continue
-            player, optimizer = getattr(self.game, name), self.game.optimizer_of(name)
-            variables = player.trainable_variables
+            optimizer = self.game.optimizer_of(name)
+            variables = self.game.trained_variables(name)
             scale = ops.cast(self.game.gradient_scale(optimizer), objective.dtype)
             gradients = self.tape.gradient(objective, variables, output_gradients=scale)
             optimizer.apply(gradients, variables)

@@ -368,9 +368,9 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
 
 @pytest.mark.parametrize("variant, option, applies_to", [
     ("dcgan", ["--clip-value", "0.05"], "wgan"),
-    ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp"),
+    ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp, progan"),
     ("wgan", ["--spectral-norm"], "vanilla, dcgan, cgan"),
-    ("wgan", ["--gp-weight", "5"], "wgan-gp"),
+    ("wgan", ["--gp-weight", "5"], "wgan-gp, progan"),
     ("dcgan", ["--discriminator-units", "1024,512"], "vanilla"),
 ])
 def test_an_option_of_other_variants_is_refused(variant, option, applies_to, tmp_path, capsys):

@@ -84,7 +84,7 @@ def test_strategy_has_two_replicas(mirrored):
     assert mirrored["replicas"] == 2
 
 
-@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp"])
+@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp", "progan"])
 def test_mirrored_step_matches_single_device(mirrored, variant):
     """Same losses and same weights (networks, EMA, historical means, noise
     state, step counts) after two steps; the WGAN takes two critic minibatches
@@ -97,6 +97,14 @@ def test_mirrored_step_matches_single_device(mirrored, variant):
     assert result["max_weight_difference"] < TOLERANCE
     assert result["generator_change"] > 10 * TOLERANCE, "training changed nothing"
     assert result["iterations"][0] == result["iterations"][1] > 0
+
+
+def test_progan_grows_in_step_under_mirrored_strategy(mirrored):
+    """Both replicas count the global batch once: after two steps of 16 the
+    14x14 block is half faded in, on one device and on two."""
+    result = mirrored["progan"]
+    assert result["images_seen"] == [32, 32]
+    assert result["fade_alpha"] == [0.5, 0.5]
 
 
 def test_replicas_draw_different_slices_of_one_noise_batch(mirrored):

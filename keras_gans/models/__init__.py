@@ -2,7 +2,8 @@
 
 - `adversarial.AdversarialModel`: the game layer, any number of players;
 - `noise_to_image.NoiseToImage`: the task layer of GANs from noise;
-- `gan`, `dcgan`, `vanilla`, `conditional`, `wgan`, `wgan_gp`, `sngan`: the variants;
+- `gan`, `dcgan`, `vanilla`, `conditional`, `wgan`, `wgan_gp`, `sngan`,
+  `progan`: the variants;
 - `networks`: the generator and discriminator builders they use.
 """
 
@@ -11,6 +12,7 @@ from keras_gans.models.conditional import ConditionalGAN
 from keras_gans.models.dcgan import DCGAN
 from keras_gans.models.gan import GAN
 from keras_gans.models.noise_to_image import NoiseToImage
+from keras_gans.models.progan import ProGAN
 from keras_gans.models.sngan import SNGAN
 from keras_gans.models.vanilla import VanillaGAN
 from keras_gans.models.wgan import WGAN, CriticGame
@@ -24,6 +26,7 @@ VARIANTS = {
     "wgan": WGAN,
     "wgan-gp": WGANGP,
     "sngan": SNGAN,
+    "progan": ProGAN,
 }
 
 

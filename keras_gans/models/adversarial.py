@@ -202,6 +202,12 @@ class AdversarialModel(keras.Model):
         """Records a forward pass; its `minimize(player=loss, ...)` updates players."""
         return tf_backend.PlayerTape(self)
 
+    def trained_variables(self, player):
+        """The variables of `player` that `tape.minimize` updates: all its
+        trainable ones. A game whose step runs only part of a player (ProGAN's
+        active stage) returns that part's, so none goes without a gradient."""
+        return getattr(self, player).trainable_variables
+
     def gradient_scale(self, optimizer):
         """The factor a loss's gradient is multiplied by: the optimizer's loss
         scale (`mixed_float16`) over the number of replicas, whose gradients

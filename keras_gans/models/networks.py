@@ -24,10 +24,11 @@ from keras_gans.layers import MinibatchStdDev
 NORMALIZATIONS = ("batch", "layer", None)
 
 
-def upsampling_plan(image_shape):
+def upsampling_plan(image_shape, min_steps=2):
     """Returns `(base_size, steps)` with `base_size * 2**steps == height`.
 
-    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4).
+    28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4); a size doubled fewer than
+    `min_steps` times is an error.
     """
     height, width = image_shape[0], image_shape[1]
     if height != width:
@@ -36,10 +37,11 @@ def upsampling_plan(image_shape):
     while size % 2 == 0 and size > 7:
         size //= 2
         steps += 1
-    if steps < 2 or size > 7:
+    if steps < min_steps or size > 7:
+        times = {1: "once", 2: "twice"}.get(min_steps, f"{min_steps} times")
         raise ValueError(
             f"Image size {height} is not a base of 3 to 7 doubled at least "
-            "twice; use e.g. 28, 32 or 64."
+            f"{times}; use e.g. 28, 32 or 64."
         )
     return size, steps
 

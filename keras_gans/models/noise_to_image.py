@@ -318,6 +318,17 @@ class NoiseToImage(AdversarialModel):
         """The generator used for sampling and export: the EMA one when on."""
         return self.averaged("generator")
 
+    def sample_images(self, generator, inputs, training=False):
+        """The images `generator` makes of `inputs` (`[z]` or `[z, labels]`):
+        `generate` and `export` run the generator through here."""
+        return generator(self.generator_inputs(*inputs), training=training)
+
+    @property
+    def sampling_tag(self):
+        """A short tag for file names of samples, naming what `generate`
+        shows now beyond the epoch; none here (ProGAN's: its resolution)."""
+        return ""
+
     def call(self, inputs, training=False):
         return self.sampling_generator(inputs, training=training)
 
@@ -338,8 +349,7 @@ class NoiseToImage(AdversarialModel):
         """The sampling generator's images for numpy `z` (and labels)."""
         inputs = [z] if labels is None else [z, labels]
         return predict_in_batches(
-            lambda *batch: self.sampling_generator(self.generator_inputs(*batch),
-                                                   training=False),
+            lambda *batch: self.sample_images(self.sampling_generator, batch),
             inputs, self.image_shape, batch_size)
 
     def serving_inputs(self):
@@ -360,8 +370,8 @@ class NoiseToImage(AdversarialModel):
         info = {**self.describe(), **(metadata or {})}
         return saving.export_endpoint(
             generator, path,
-            lambda *inputs: {"images": ops.cast(
-                generator(self.generator_inputs(*inputs), training=False), "float32")},
+            lambda *inputs: {"images": ops.cast(self.sample_images(generator, inputs),
+                                                "float32")},
             self.serving_inputs(), info)
 
     def describe(self):

@@ -50,9 +50,13 @@ class WGANGP(CriticGame):
     def default_optimizer(self):
         return keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
 
+    def critic(self, images):
+        """The critic's scores `f(x)` of a batch of images, as the penalty
+        differentiates them."""
+        return self.discriminator(images, training=True)
+
     def critic_penalty(self, real_images, fake_images):
         """`lambda * E[(||grad f(x_hat)||_2 - 1)^2]`, one alpha ~ U(0, 1) per example."""
         alpha = self.sample("uniform", (ops.shape(real_images)[0], 1, 1, 1))
-        penalty = losses.gradient_penalty(
-            lambda x: self.discriminator(x, training=True), real_images, fake_images, alpha)
+        penalty = losses.gradient_penalty(self.critic, real_images, fake_images, alpha)
         return self.gp_weight * penalty, {"gradient_penalty": penalty}

@@ -71,6 +71,14 @@ def build(variant):
         model = keras_gans.WGAN(generator=generator, discriminator=critic,
                                 seed=1, n_critic=2, clip_value=0.05)
         extra = {}
+    elif variant == "progan":
+        # Stage 0 (7x7) for the first step, the 14x14 fade-in for the second;
+        # D's minibatch spread over groups of 4 consecutive images, which
+        # never straddle the replicas' halves of the batch.
+        model = keras_gans.ProGAN(final_image_shape=(28, 28, 1), latent_dim=LATENT_DIM,
+                                  fmap_base=56, fmap_max=8, fade_images=32,
+                                  stable_images=GLOBAL_BATCH, batch_sizes=GLOBAL_BATCH, seed=1)
+        extra = {}
     elif variant == "wgangp":
         model = keras_gans.WGANGP(generator=generator, discriminator=critic,
                                   seed=1, n_critic=1, historical_averaging=1e-3)
@@ -137,6 +145,10 @@ def compare(variant, strategy):
             for x, y in zip(initial, mirrored.generator.weights, strict=True)),
         "iterations": [int(single.d_optimizer.iterations.numpy()),
                        int(mirrored.d_optimizer.iterations.numpy())],
+        **({"images_seen": [int(single.images_seen.numpy()),
+                            int(mirrored.images_seen.numpy())],
+            "fade_alpha": [single.current_alpha, mirrored.current_alpha]}
+           if variant == "progan" else {}),
     }
 
 
@@ -180,4 +192,4 @@ def main(variants):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "noise", "dcgan"])
+    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "progan", "noise", "dcgan"])

@@ -1,0 +1,619 @@
+"""ProGAN: progressive growing of GANs (Karras et al. 2018), inside one `fit`.
+
+Both networks hold a block for every resolution from the start (4x4 or 7x7,
+doubling to the final size), so a `.keras` file, a preset and the optimizers
+always hold all of them. Which blocks run is the *stage*, and how far the
+newest one has faded in is *alpha*; both follow from one saved, non-trainable
+counter, `images_seen`, through the `GrowthSchedule`:
+
+```
+images seen  0 ........ stable | fade   stable | fade   stable | ... final stage
+stage        0 (4x4)           | 1 (8x8)       | 2 (16x16)     | ...
+alpha        1                 | 0 -> 1   1    | 0 -> 1   1    |
+```
+
+The train step is traced for one stage (a Python int) and reads alpha from
+the counter inside the graph; after every batch `fit` moves to the stage the
+counter has reached, retracing the step once per stage. No re-`compile`.
+"""
+
+import math
+
+import keras
+from keras import layers, ops
+
+from keras_gans import saving, tf_backend
+from keras_gans.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNormalization
+from keras_gans.models.networks import _check_image_shape, upsampling_plan
+from keras_gans.models.wgan_gp import WGANGP
+
+DEFAULT_BATCH_SIZE = 32
+
+
+def stage_resolutions(image_shape):
+    """The side of each stage's images: `(4, 8, 16, 32, 64)` for 64x64,
+    `(7, 14, 28)` for 28x28."""
+    base, doublings = upsampling_plan(_check_image_shape(image_shape), min_steps=1)
+    return tuple(base * 2**stage for stage in range(doublings + 1))
+
+
+def feature_widths(resolutions, fmap_base, fmap_max):
+    """The channels of each resolution's block: `min(fmap_max, fmap_base // resolution)`.
+
+    Halving the width as the side doubles keeps every block's cost about equal.
+    """
+    for name, value in (("fmap_base", fmap_base), ("fmap_max", fmap_max)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return tuple(max(1, min(fmap_max, fmap_base // resolution)) for resolution in resolutions)
+
+
+def upscale(images, factor):
+    """Nearest-neighbour upsampling of `(N, H, W, C)` by an integer factor."""
+    if factor == 1:
+        return images
+    return ops.repeat(ops.repeat(images, factor, axis=1), factor, axis=2)
+
+
+def downscale(images, factor):
+    """Average pooling of `(N, H, W, C)` over `factor x factor` boxes."""
+    if factor == 1:
+        return images
+    return ops.average_pool(images, factor, strides=factor, padding="valid")
+
+
+def fade(old, new, alpha):
+    """`(1 - alpha) * old + alpha * new`: exactly `new` at alpha 1."""
+    alpha = ops.cast(alpha, new.dtype)
+    return (1.0 - alpha) * ops.cast(old, new.dtype) + alpha * new
+
+
+def _whole(value, name, minimum):
+    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+class GrowthSchedule:
+    """When each stage starts, how long its new block fades in, and its batch size.
+
+    Stage 0 trains for `stable_images`; every later stage first fades its
+    block in over `fade_images` (alpha rising linearly from 0 to 1) and then
+    trains for `stable_images` (Karras et al. 2018, section 3; the paper's
+    `lod_transition_kimg` and `lod_training_kimg`). Counts are images shown
+    to the discriminator. After the last stage's stable phase, training goes
+    on at the final resolution.
+
+    Args:
+        resolutions: the side of each stage's images, e.g. `(4, 8, 16)`.
+        fade_images: images per fade-in.
+        stable_images: images per stable phase.
+        batch_sizes: `{resolution: images per step}`, an int for every
+            stage, or `None` for 32 at every stage; resolutions a dict does
+            not name take 32.
+
+    Example:
+
+    ```python
+    schedule = GrowthSchedule((4, 8, 16), fade_images=1000, stable_images=1000,
+                              batch_sizes={4: 32, 8: 32, 16: 16})
+    schedule.stage_at(1500), schedule.alpha_at(1500)   # (1, 0.5)
+    ```
+    """
+
+    def __init__(self, resolutions, fade_images, stable_images, batch_sizes=None):
+        self.resolutions = tuple(int(r) for r in resolutions)
+        self.fade_images = _whole(fade_images, "fade_images", 0)
+        self.stable_images = _whole(stable_images, "stable_images", 1)
+        self.batch_sizes = self._batch_sizes(batch_sizes)
+
+    def _batch_sizes(self, batch_sizes):
+        if batch_sizes is None or not isinstance(batch_sizes, dict):
+            size = DEFAULT_BATCH_SIZE if batch_sizes is None else batch_sizes
+            batch_sizes = dict.fromkeys(self.resolutions, size)
+        sizes = dict.fromkeys(self.resolutions, DEFAULT_BATCH_SIZE)
+        for resolution, size in batch_sizes.items():
+            if str(resolution).strip().isdigit() and int(resolution) in sizes:
+                sizes[int(resolution)] = _whole(size, f"The batch size at {resolution}x"
+                                                      f"{resolution}", 1)
+            else:
+                known = ", ".join(str(r) for r in self.resolutions)
+                raise ValueError(f"batch_sizes names resolution {resolution!r}, which is not "
+                                 f"one of the stages' resolutions {known}.")
+        return sizes
+
+    @property
+    def num_stages(self):
+        return len(self.resolutions)
+
+    def batch_size(self, stage):
+        return self.batch_sizes[self.resolutions[stage]]
+
+    def stage_start(self, stage):
+        """The images seen when `stage` begins (its fade-in, for stages after 0)."""
+        if stage == 0:
+            return 0
+        return self.stable_images + (stage - 1) * (self.fade_images + self.stable_images)
+
+    def stage_at(self, images):
+        """The stage training is in after `images` images."""
+        return max(stage for stage in range(self.num_stages) if self.stage_start(stage) <= images)
+
+    def alpha_at(self, images, stage=None):
+        """How far `stage`'s block has faded in after `images` images, in [0, 1];
+        1 for stage 0. `stage` defaults to `stage_at(images)`."""
+        stage = self.stage_at(images) if stage is None else stage
+        if stage == 0 or self.fade_images == 0:
+            return 1.0
+        return min(max((images - self.stage_start(stage)) / self.fade_images, 0.0), 1.0)
+
+    @property
+    def total_images(self):
+        """Images until the last stage's stable phase ends."""
+        return self.stage_start(self.num_stages - 1) + self.fade_images * (
+            self.num_stages > 1) + self.stable_images
+
+    @property
+    def total_steps(self):
+        """Steps until `total_images`, each step reading its stage's batch."""
+        images = steps = 0
+        for stage in range(self.num_stages):
+            end = (self.stage_start(stage + 1) if stage + 1 < self.num_stages
+                   else self.total_images)
+            if images < end:
+                count = math.ceil((end - images) / self.batch_size(stage))
+                steps, images = steps + count, images + count * self.batch_size(stage)
+        return steps
+
+    def summary(self):
+        """One line, e.g. `"4x4 -> 16x16: stable 1000, fade 1000 images; batches
+        4:64, 8:64, 16:64; 5000 images in 79 steps"`."""
+        first, last = self.resolutions[0], self.resolutions[-1]
+        batches = ", ".join(f"{r}:{b}" for r, b in self.batch_sizes.items())
+        return (f"{first}x{first} -> {last}x{last}: stable {self.stable_images}, fade "
+                f"{self.fade_images} images; batches {batches}; {self.total_images} "
+                f"images in {self.total_steps} steps")
+
+
+def _sequential(input_shape, stack, name):
+    return keras.Sequential([keras.Input(input_shape), *stack], name=name)
+
+
+def _conv_block(filters):
+    """A 3x3 equalised convolution and LeakyReLU(0.2)."""
+    return [EqualizedConv2D(filters, 3), layers.LeakyReLU(0.2)]
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class ProgressiveGenerator(keras.Model):
+    """ProGAN's generator with a block and a toRGB layer for every resolution.
+
+    Block 0 normalises z, projects it to a `base x base` map (an equalised
+    dense layer) and applies a 3x3 convolution; every later block doubles the
+    side (nearest neighbour) and applies two. Each convolution is followed by
+    LeakyReLU(0.2) and pixel normalisation. toRGB is a linear 1x1 convolution.
+
+    `call(z, stage, alpha)` runs blocks 0 to `stage` and returns images at
+    `resolutions[stage]`; while a block fades in they are
+    `(1 - alpha) * upscale(toRGB_{stage-1}) + alpha * toRGB_stage`.
+
+    Args:
+        latent_dim: size of z.
+        resolutions: the side of each stage's images, e.g. `(4, 8, 16)`.
+        widths: the channels of each resolution's block.
+        channels: image channels.
+
+    Example:
+
+    ```python
+    generator = ProgressiveGenerator(64, (4, 8, 16), (64, 64, 32), channels=3)
+    generator(z, stage=1, alpha=0.5)  # (N, 8, 8, 3)
+    ```
+    """
+
+    def __init__(self, latent_dim, resolutions, widths, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim, self.channels = int(latent_dim), int(channels)
+        self.resolutions = tuple(int(r) for r in resolutions)
+        self.widths = tuple(int(w) for w in widths)
+        base, width = self.resolutions[0], self.widths[0]
+        self.blocks = [_sequential((self.latent_dim,), [
+            PixelNormalization(),
+            EqualizedDense(base * base * width, gain=math.sqrt(2.0) / 4),  # as the paper's code
+            layers.Reshape((base, base, width)), layers.LeakyReLU(0.2), PixelNormalization(),
+            *_conv_block(width), PixelNormalization(),
+        ], name=f"block_{base}x{base}")]
+        for previous, resolution, width in zip(
+                self.widths, self.resolutions[1:], self.widths[1:], strict=False):
+            self.blocks.append(_sequential((resolution // 2, resolution // 2, previous), [
+                layers.UpSampling2D(2, interpolation="nearest"),
+                *_conv_block(width), PixelNormalization(),
+                *_conv_block(width), PixelNormalization(),
+            ], name=f"block_{resolution}x{resolution}"))
+        self.to_rgb = [_sequential((r, r, w), [EqualizedConv2D(
+            self.channels, 1, gain=1.0, dtype="float32")], name=f"to_rgb_{r}x{r}")
+            for r, w in zip(self.resolutions, self.widths, strict=True)]
+        self.built = True
+
+    def call(self, z, stage=None, alpha=1.0, training=None):
+        stage = len(self.resolutions) - 1 if stage is None else stage
+        features = previous = self.blocks[0](z, training=training)
+        for block in self.blocks[1:stage + 1]:
+            previous, features = features, block(features, training=training)
+        images = self.to_rgb[stage](features, training=training)
+        if stage > 0 and not (isinstance(alpha, float) and alpha == 1.0):
+            images = fade(upscale(self.to_rgb[stage - 1](previous, training=training), 2),
+                          images, alpha)
+        return images
+
+    def variables_at(self, stage):
+        """The trainable variables `call(z, stage, alpha)` uses."""
+        parts = [*self.blocks[:stage + 1], *self.to_rgb[max(stage - 1, 0):stage + 1]]
+        return [v for part in parts for v in part.trainable_variables]
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim,
+                "resolutions": list(self.resolutions), "widths": list(self.widths),
+                "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class ProgressiveDiscriminator(keras.Model):
+    """ProGAN's discriminator with a fromRGB layer and a block for every resolution.
+
+    fromRGB is a 1x1 convolution and LeakyReLU(0.2). Each block above the base
+    applies two 3x3 convolutions (the second to the next-lower resolution's
+    width) and halves the side by average pooling; the base block appends the
+    minibatch standard deviation, then a 3x3 convolution, a dense layer over
+    the whole map (the paper's 4x4 convolution) and a dense layer to one raw
+    score. All weights use the equalised learning rate; no normalisation.
+
+    `call(images, stage, alpha)` takes images at `resolutions[stage]`; while a
+    block fades in, its features are blended with those of the 2x average-
+    pooled images through the previous fromRGB, as in the generator.
+
+    Args:
+        resolutions, widths, channels: as in `ProgressiveGenerator`.
+        mbstd_group_size: group size of the minibatch standard deviation; 0
+            leaves it out.
+    """
+
+    def __init__(self, resolutions, widths, channels, mbstd_group_size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.resolutions = tuple(int(r) for r in resolutions)
+        self.widths = tuple(int(w) for w in widths)
+        self.mbstd_group_size = int(mbstd_group_size)
+        self.from_rgb = [_sequential((r, r, self.channels), [
+            EqualizedConv2D(w, 1), layers.LeakyReLU(0.2)], name=f"from_rgb_{r}x{r}")
+            for r, w in zip(self.resolutions, self.widths, strict=True)]
+        base, width = self.resolutions[0], self.widths[0]
+        spread = [MinibatchStdDev(self.mbstd_group_size)] if self.mbstd_group_size else []
+        self.blocks = [_sequential((base, base, width), [
+            *spread, *_conv_block(width), layers.Flatten(),
+            EqualizedDense(width), layers.LeakyReLU(0.2, name="features"),
+            EqualizedDense(1, gain=1.0, dtype="float32"),
+        ], name=f"block_{base}x{base}")]
+        for lower, resolution, width in zip(
+                self.widths, self.resolutions[1:], self.widths[1:], strict=False):
+            self.blocks.append(_sequential((resolution, resolution, width), [
+                *_conv_block(width), *_conv_block(lower), layers.AveragePooling2D(2),
+            ], name=f"block_{resolution}x{resolution}"))
+        self.built = True
+
+    def call(self, images, stage=None, alpha=1.0, training=None):
+        stage = len(self.resolutions) - 1 if stage is None else stage
+        features = self.blocks[stage](self.from_rgb[stage](images, training=training),
+                                      training=training)
+        if stage > 0 and not (isinstance(alpha, float) and alpha == 1.0):
+            coarse = self.from_rgb[stage - 1](downscale(images, 2), training=training)
+            features = fade(coarse, features, alpha)
+        for block in reversed(self.blocks[:stage]):
+            features = block(features, training=training)
+        return features
+
+    def variables_at(self, stage):
+        """The trainable variables `call(images, stage, alpha)` uses."""
+        parts = [*self.from_rgb[max(stage - 1, 0):stage + 1], *self.blocks[:stage + 1]]
+        return [v for part in parts for v in part.trainable_variables]
+
+    def get_config(self):
+        return {**super().get_config(), "resolutions": list(self.resolutions),
+                "widths": list(self.widths), "channels": self.channels,
+                "mbstd_group_size": self.mbstd_group_size}
+
+
+class StageSwitch(keras.callbacks.Callback):
+    """Moves a ProGAN's training to the stage its `images_seen` has reached,
+    at the start of `fit` and after every batch. `ProGAN.fit` adds it."""
+
+    def on_train_begin(self, logs=None):
+        self.switch()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.switch()
+
+    def switch(self):
+        if self.model.sync_stage():
+            self.model.make_train_function()  # traced at its first call
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class ProGAN(WGANGP):
+    """Progressive growing of GANs (Karras et al. 2018), grown inside one `fit`.
+
+    Training starts at 4x4 (7x7 for 28x28 images) and doubles the resolution
+    stage by stage on the `GrowthSchedule` of `fade_images` and
+    `stable_images`; each step is WGAN-GP with the drift term
+    `drift_weight * E[D(x)^2]` (appendix A.1), both players on
+    Adam(1e-3, beta_1=0, beta_2=0.99). The dataset yields images at the final
+    size, in batches of at least `max_batch_size`; each step takes the first
+    `batch_sizes[resolution]` of them, average-pools them to the stage's
+    resolution and, during a fade, blends them with their 2x-coarser version.
+
+    `generate`, `SampleGrid` and `export(path)` show the generator as it
+    stands: the current stage and fade, nearest-upscaled to the final size
+    (after the whole schedule, the final generator itself), clipped to
+    [-1, 1]; `export(path, resolution=16)` writes one stage's generator at its
+    own size.
+
+    Args:
+        final_image_shape: `(height, width, channels)`, a side of 3 to 7
+            doubled at least once: 16x16, 28x28, 32x32, 64x64...
+        latent_dim: size of z.
+        fmap_base, fmap_max: each resolution's block has
+            `min(fmap_max, fmap_base // resolution)` channels: with the
+            defaults, sized for a CPU, 128 up to 8x8, then 64 at 16x16, 32 at
+            32x32, 16 at 64x64 (for 28x28: 128, 73, 36); the paper's
+            equivalent is 16384 and 512.
+        fade_images, stable_images: images per fade-in and per stable phase
+            (10,000 each: 50,000 images to 28x28, 90,000 to 64x64; the paper
+            shows 600,000 each).
+        batch_sizes: images per step, one int for every stage or
+            `{resolution: batch size}` (others 32).
+        mbstd_group_size: group size of D's minibatch standard deviation (0: off).
+        n_critic: critic steps per generator step, each on its own slice of
+            the stage's batch (1, as in the paper).
+        gp_weight: lambda of the gradient penalty (10).
+        drift_weight: epsilon_drift (0.001).
+        ema_decay: the sampling generator's moving average (0.999, the paper's).
+        **kwargs: `seed`, `historical_averaging`, `name`.
+
+    Example:
+
+    ```python
+    progan = keras_gans.ProGAN(final_image_shape=(28, 28, 1), seed=0)
+    progan.compile()
+    dataset = keras_gans.data.load_dataset("fashion_mnist",
+                                           batch_size=progan.max_batch_size, repeat=True)
+    progan.fit(dataset, epochs=10, steps_per_epoch=progan.schedule.total_steps // 10,
+               callbacks=[keras_gans.callbacks.SampleGrid("samples/", gif=True)])
+    ```
+    """
+
+    tracker_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty", "drift",
+                     "fade_alpha")
+    supported_options = frozenset()
+    presets = {}
+
+    def __init__(self, final_image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
+                 fmap_max=128, fade_images=10000, stable_images=10000, batch_sizes=None,
+                 mbstd_group_size=4, n_critic=1, gp_weight=10.0, drift_weight=0.001,
+                 ema_decay=0.999, **kwargs):
+        final_image_shape = _check_image_shape(final_image_shape)
+        resolutions = stage_resolutions(final_image_shape)
+        widths = feature_widths(resolutions, fmap_base, fmap_max)
+        schedule = GrowthSchedule(resolutions, fade_images, stable_images, batch_sizes)
+        group = _whole(mbstd_group_size, "mbstd_group_size", 0)
+        n_critic = _whole(n_critic, "n_critic", 1)
+        for resolution, size in schedule.batch_sizes.items():
+            critic_batch = size // n_critic
+            if size % n_critic or (group and critic_batch > group and critic_batch % group):
+                raise ValueError(
+                    f"The batch size {size} at {resolution}x{resolution} must split into "
+                    f"n_critic={n_critic} critic minibatches that are multiples of "
+                    f"mbstd_group_size={group} (or smaller than it).")
+        channels = final_image_shape[-1]
+        super().__init__(
+            generator=lambda: ProgressiveGenerator(latent_dim, resolutions, widths, channels,
+                                                   name="generator"),
+            discriminator=lambda: ProgressiveDiscriminator(resolutions, widths, channels,
+                                                           group, name="discriminator"),
+            n_critic=n_critic, gp_weight=gp_weight, ema_decay=ema_decay, **kwargs)
+        self.final_image_shape = final_image_shape
+        self.schedule = schedule
+        self.fmap_base, self.fmap_max = fmap_base, fmap_max
+        self.fade_images, self.stable_images = schedule.fade_images, schedule.stable_images
+        self.batch_sizes = dict(schedule.batch_sizes)
+        self.mbstd_group_size = group
+        self.drift_weight = float(drift_weight)
+        self.images_seen = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                           trainable=False, name="images_seen",
+                                           aggregation="only_first_replica")
+        self.active_stage = 0
+
+    def default_optimizer(self):
+        """Adam(1e-3, beta_1=0, beta_2=0.99, epsilon=1e-8), the paper's."""
+        return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+
+    # ------------------------------------------------------------- the step
+    def train_step(self, data):
+        real_images, _ = self.unpack(data)
+        stage, alpha = self.active_stage, self.fade_alpha()
+        real_images = self.stage_real_images(real_images)
+
+        for real_batch, _ in self.minibatches(real_images, None, self.n_critic, "n_critic"):
+            # Critic step: WGAN-GP, plus the drift term eps_drift * E[D(x)^2]
+            # that keeps the critic's scores near 0.
+            z = self.sample_latent(ops.shape(real_batch)[0])
+            fake_batch = self.generator(z, stage=stage, alpha=alpha, training=True)
+            with self.tape() as tape:
+                real_scores, fake_scores = self.critic(real_batch), self.critic(fake_batch)
+                critic_loss = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
+                penalty, penalty_logs = self.critic_penalty(real_batch, fake_batch)
+                drift = ops.mean(ops.square(ops.cast(real_scores, "float32")))
+                d_loss = critic_loss + penalty + self.drift_weight * drift
+                d_objective = d_loss + self.historical_penalty("discriminator")
+            tape.minimize(discriminator=d_objective)
+
+        # Generator step: descend -E[D(G(z))].
+        z = self.sample_latent(ops.shape(real_batch)[0])
+        with self.tape() as tape:
+            fake_batch = self.generator(z, stage=stage, alpha=alpha, training=True)
+            g_loss = self.adversarial_loss.generator_loss(self.critic(fake_batch))
+            g_objective = g_loss + self.historical_penalty("generator")
+        tape.minimize(generator=g_objective)
+
+        # Growth: count the images D has seen; alpha and the stage follow.
+        self.images_seen.assign_add(
+            ops.cast(ops.shape(real_images)[0] * tf_backend.replica_count(), "int64"))
+        self.after_step()
+        return self.update_trackers(
+            d_loss=d_loss,
+            g_loss=g_loss,
+            wasserstein=ops.mean(real_scores) - ops.mean(fake_scores),
+            drift=drift,
+            fade_alpha=alpha,
+            **penalty_logs,
+        )
+
+    def critic(self, images):
+        """D's scores of images at the active stage's resolution and fade."""
+        return self.discriminator(images, stage=self.active_stage, alpha=self.fade_alpha(),
+                                  training=True)
+
+    def stage_real_images(self, images):
+        """The real batch as the active stage trains on it: its first
+        `batch_sizes[resolution]` images (this replica's share), average-pooled
+        to the resolution and, during a fade, blended with their 2x-coarser
+        version: `(1 - alpha) * upscale(downscale(x)) + alpha * x`."""
+        stage, replicas = self.active_stage, tf_backend.replica_count()
+        available = images.shape[0]
+        if available is not None and available * replicas < self.max_batch_size:
+            raise ValueError(
+                f"ProGAN trains on batches of up to {self.max_batch_size} images, but the "
+                f"dataset yields batches of {available * replicas}: batch it by "
+                f"model.max_batch_size ({self.max_batch_size}).")
+        images = images[:self.schedule.batch_size(stage) // replicas]
+        images = downscale(images, self.image_shape[0] // self.schedule.resolutions[stage])
+        if stage > 0:
+            images = fade(upscale(downscale(images, 2), 2), images, self.fade_alpha())
+        return images
+
+    def fade_alpha(self):
+        """The active stage's alpha, read from `images_seen` (in the graph too)."""
+        stage = self.active_stage
+        if stage == 0 or self.schedule.fade_images == 0:
+            return ops.ones((), "float32")
+        images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
+        return ops.clip(images / self.schedule.fade_images, 0.0, 1.0)
+
+    def trained_variables(self, player):
+        return getattr(self, player).variables_at(self.active_stage)
+
+    # --------------------------------------------------------------- growth
+    @property
+    def current_stage(self):
+        """The stage `images_seen` has reached."""
+        return self.schedule.stage_at(int(self.images_seen.numpy()))
+
+    @property
+    def current_alpha(self):
+        """How far the current stage's block has faded in, as a float."""
+        return self.schedule.alpha_at(int(self.images_seen.numpy()))
+
+    @property
+    def current_resolution(self):
+        return self.schedule.resolutions[self.current_stage]
+
+    @property
+    def max_batch_size(self):
+        """The batch size the dataset must yield at least: the largest stage's."""
+        return max(self.batch_sizes.values())
+
+    def sync_stage(self):
+        """Makes the stage `images_seen` has reached the active one, and drops
+        the train function traced for another (so it is traced once per
+        stage). Returns whether the stage changed."""
+        stage = self.current_stage
+        if stage == self.active_stage:
+            return False
+        self.active_stage = stage
+        self.train_function = None
+        return True
+
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, growing the networks as `images_seen` goes
+        through the schedule (a `StageSwitch` callback runs first)."""
+        callbacks = [StageSwitch(), *(callbacks or [])]
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self.sync_stage()
+
+    # ------------------------------------------------------------- sampling
+    @property
+    def latent_dim(self):
+        return self.generator.latent_dim
+
+    @property
+    def image_shape(self):
+        return self.final_image_shape
+
+    @property
+    def resolutions(self):
+        return self.schedule.resolutions
+
+    @property
+    def sampling_tag(self):
+        """The current resolution, e.g. `"16x16"`."""
+        return f"{self.current_resolution}x{self.current_resolution}"
+
+    def sample_images(self, generator, inputs, training=False):
+        """`generator`'s images at the active stage and fade, clipped to
+        [-1, 1] and nearest-upscaled to the final size."""
+        return self.render(generator, inputs[0], self.active_stage, self.fade_alpha(),
+                           self.image_shape[0], training=training)
+
+    def call(self, z, training=False):
+        return self.sample_images(self.sampling_generator, [z], training=training)
+
+    def render(self, generator, z, stage, alpha, size, training=False):
+        """`generator`'s images of `z` at `stage` and `alpha`, clipped to
+        [-1, 1] and nearest-upscaled to `size`."""
+        images = ops.clip(generator(z, stage=stage, alpha=alpha, training=training), -1.0, 1.0)
+        return upscale(images, size // self.schedule.resolutions[stage])
+
+    def export(self, path, metadata=None, resolution=None):
+        """Writes the sampling generator as a SavedModel whose
+        `serving_default(z)` returns `{"images": ...}` in [-1, 1].
+
+        Args:
+            path: the export directory.
+            metadata: more entries for `metadata.json`.
+            resolution: write this stage's generator at its own size (e.g.
+                16 for 16x16 images), its block fully faded in; `None`
+                writes the generator as it stands, at the final size.
+        """
+        stage, alpha, size = self.current_stage, self.current_alpha, self.image_shape[0]
+        if resolution is not None:
+            if resolution not in self.resolutions[:stage + 1]:
+                raise ValueError(
+                    f"ProGAN exports the resolutions it has trained, "
+                    f"{', '.join(str(r) for r in self.resolutions[:stage + 1])}; got "
+                    f"{resolution!r}.")
+            stage, alpha, size = self.resolutions.index(resolution), 1.0, resolution
+        generator = self.sampling_generator
+        info = {**self.describe(), "image_shape": [size, size, self.image_shape[-1]],
+                "resolution": self.resolutions[stage], "fade_alpha": alpha, **(metadata or {})}
+        return saving.export_endpoint(
+            generator, path,
+            lambda z: {"images": ops.cast(self.render(generator, z, stage, alpha, size),
+                                          "float32")},
+            self.serving_inputs(), info)
+
+    def describe(self):
+        return {**super().describe(), "resolutions": list(self.resolutions),
+                "resolution": self.current_resolution, "fade_alpha": self.current_alpha,
+                "images_seen": int(self.images_seen.numpy())}
