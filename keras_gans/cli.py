@@ -419,8 +419,9 @@ class _ImageToImageRun:
     def monitors(self, out):
         from keras_gans import callbacks as gan_callbacks
 
+        shown = min(8, len(self.a.images), len(self.b.images))
         self.grid = gan_callbacks.TranslationGrid(
-            os.path.join(out, "samples"), self.a.images[:8], self.b.images[:8],
+            os.path.join(out, "samples"), self.a.images[:shown], self.b.images[:shown],
             gif=self.args.gif)
         return [self.grid]
 

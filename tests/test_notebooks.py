@@ -26,7 +26,7 @@ def test_every_notebook_is_collected():
     names = [path.stem for path in NOTEBOOKS]
     assert names == [
         "01_vanilla_gan", "02_dcgan", "03_conditional_gan", "04_wgan_and_wgan_gp",
-        "05_pretrained_generators", "06_stabilisation",
+        "05_pretrained_generators", "06_stabilisation", "09_cyclegan",
     ]
 
 

@@ -18,6 +18,9 @@ from keras_gans import saving, tf_backend
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.sampling import predict_in_batches, unit_range_batch
 
+# The `keras.Model.compile` arguments that say how to run a step.
+KERAS_RUN_OPTIONS = ("steps_per_execution", "jit_compile", "run_eagerly", "auto_scale_loss")
+
 
 class ImageToImage(AdversarialModel):
     """Two generators translating between image domains A and B, each trained
@@ -63,12 +66,21 @@ class ImageToImage(AdversarialModel):
             d_optimizer: one optimizer for both discriminators; the variant's
                 `default_optimizer()` by default.
             g_optimizer: one optimizer for both generators, likewise.
-            **kwargs: passed to `keras.Model.compile`, e.g.
-                `steps_per_execution`, `jit_compile`.
+            **kwargs: `keras.Model.compile`'s `steps_per_execution`,
+                `jit_compile`, `run_eagerly`, `auto_scale_loss`; any other
+                option given a value (e.g. `label_smoothing=0.1`) is one the
+                variant does not support, and an error.
+
+        Example:
+
+        ```python
+        model.compile(g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5))
+        ```
         """
+        options = {name: kwargs.pop(name) for name in list(kwargs) if name not in KERAS_RUN_OPTIONS}
         optimizers = {"d": d_optimizer, "g": g_optimizer}
         super().compile({name: optimizers[prefix] for name, prefix in self.players.items()},
-                        {}, **kwargs)
+                        options, **kwargs)
 
     def default_optimizer(self):
         """Adam(2e-4, beta_1=0.5), as in CycleGAN (Zhu et al. 2017)."""
