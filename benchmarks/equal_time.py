@@ -98,7 +98,8 @@ def main():
     parser.add_argument("--cpu-minutes", type=float, default=20.0)
     parser.add_argument("--eval-every", type=float, default=5.0, help="CPU minutes")
     parser.add_argument("--n", type=int, default=5000, help="samples per score")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per (critic) minibatch")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a constructor argument of the variant (repeatable)")
     parser.add_argument("--compile-option", action="append", default=[],
@@ -121,9 +122,11 @@ def main():
 
     images = data.load_images(args.dataset, "train", image_size=image_size,
                               style=args.style)
-    dataset = data.make_dataset(images.images, batch_size=args.batch_size, seed=0)
     model = get_variant(args.variant)(image_shape=images.images.shape[1:], seed=0,
                                       **dict(map(parse_option, args.option)))
+    # A step of WGAN or SNGAN reads n_critic or n_dis minibatches of --batch-size.
+    step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
+    dataset = data.make_dataset(images.images, batch_size=step_batch, seed=0)
     compile_options = dict(map(parse_option, args.compile_option))
     if args.learning_rate:
         for prefix in model.players.values():
@@ -146,7 +149,7 @@ def main():
            "compile_options": args.compile_option, "learning_rate": args.learning_rate,
            "batch_size": args.batch_size, "cpu": hardware.describe(),
            "wall_minutes": round((time.perf_counter() - started) / 60, 1),
-           "steps": steps, "images_seen": clock.batches * args.batch_size,
+           "steps": steps, "images_seen": clock.batches * step_batch,
            "curve": clock.curve}
     if args.save:
         command = "python benchmarks/equal_time.py " + " ".join(sys.argv[1:])

@@ -10,11 +10,11 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting", "resnet")
+_SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting", "resnet", "schedules")
 _NAMES = {
     "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
                           "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant",
-                          "SNGAN", "ProGAN"),
+                          "SNGAN", "ProGAN", "CycleGAN", "ImageToImage"),
     "keras_gans.pretrained": ("list_pretrained", "load_pretrained"),
     "keras_gans.saving": ("export_generator", "load_gan", "load_generator"),
 }

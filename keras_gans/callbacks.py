@@ -1,4 +1,4 @@
-"""Callbacks for GAN training: sample grids, checkpoints, failure stops."""
+"""Callbacks for GAN training: sample and translation grids, checkpoints, failure stops."""
 
 import json
 import math
@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_gans import plotting
 from keras_gans.files import atomic_path
-from keras_gans.sampling import latent_noise
+from keras_gans.sampling import latent_noise, unit_range_batch
 from keras_gans.saving import load_gan
 
 
@@ -84,7 +84,7 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every or getattr(self.model, "stopped_on_non_finite", False):
             return
         images = self.sample()
-        tag = self.model.sampling_tag  # e.g. "16x16" for a growing model
+        tag = getattr(self.model, "sampling_tag", None)  # e.g. "16x16" for a growing model
         name = "_".join(filter(None, [f"epoch_{epoch + 1:03d}", tag]))
         path = os.path.join(self.directory, f"{self.file_prefix}{name}.png")
         fig = plotting.grid_figure(images, self.rows, self.cols, self.row_labels,
@@ -115,6 +115,52 @@ class ClassGrid(SampleGrid):
         if not self.model.conditional:
             raise ValueError("ClassGrid needs a conditional model; use SampleGrid.")
         super().on_train_begin(logs)
+
+
+class TranslationGrid(SampleGrid):
+    """Renders an image-to-image model's translations of fixed images as a PNG grid.
+
+    Six rows per grid: the images of domain A, their translations G(A) and
+    reconstructions F(G(A)); then B, F(B) and G(F(B)). The same images every
+    epoch show how the translators evolve.
+
+    Args:
+        directory: where `epoch_001.png`, ... are written.
+        images_a, images_b: equally many images of each domain, uint8 or
+            floats in [-1, 1], of the model's image shape (8 suit a row).
+        every, gif, show: as in `SampleGrid`.
+
+    Example:
+
+    ```python
+    model.fit(dataset, epochs=10, callbacks=[
+        TranslationGrid("translations/", google_images[:8], twitter_images[:8])])
+    ```
+    """
+
+    ROW_LABELS = ("A", "G(A)", "F(G(A))", "B", "F(B)", "G(F(B))")
+
+    def __init__(self, directory, images_a, images_b, every=1, gif=False, show=False):
+        super().__init__(directory, every=every, gif=gif, show=show)
+        if len(images_a) != len(images_b) or not len(images_a):
+            raise ValueError(f"TranslationGrid takes equally many images of each domain, got "
+                             f"{len(images_a)} and {len(images_b)}.")
+        self.images_a, self.images_b = images_a, images_b
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        self.rows, self.cols = len(self.ROW_LABELS), len(self.images_a)
+        self.row_labels = list(self.ROW_LABELS)
+
+    def sample(self):
+        model = self.model
+        fake_b = model.translate(self.images_a, "a2b")
+        fake_a = model.translate(self.images_b, "b2a")
+        return np.concatenate([
+            unit_range_batch(self.images_a, model.image_shape), fake_b,
+            model.translate(fake_b, "b2a"),
+            unit_range_batch(self.images_b, model.image_shape), fake_a,
+            model.translate(fake_a, "a2b")])
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

@@ -1,4 +1,4 @@
-"""The `keras-gans` command: train, sample, evaluate, list."""
+"""The `keras-gans` command: train, sample, translate, evaluate, list."""
 
 import argparse
 import contextlib
@@ -16,6 +16,7 @@ DATASETS = ("fashion_mnist", "mnist", "emoji", "cifar10")
 MAX_GRID_IMAGES = 1024
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LR_SCHEDULES = ("constant", "linear")
+DIRECTIONS = ("a2b", "b2a")
 
 
 class CLIError(Exception):
@@ -93,7 +94,7 @@ def _build_parser():
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's own start-up and device messages")
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{train,sample,evaluate,list}")
+                                     metavar="{train,sample,translate,evaluate,list}")
 
     train = commands.add_parser(
         "train", help="train a GAN variant",
@@ -125,7 +126,12 @@ def _build_parser():
                       help="an unreadable image file is skipped with a warning, or "
                       "stops the run")
     data.add_argument("--limit", type=_positive_int,
-                      help="train on the first N images only")
+                      help="train on the first N images only (of each domain, for cyclegan)")
+    data.add_argument("--domain-a", metavar="SOURCE",
+                      help="cyclegan: domain A, emoji:google, emoji:twitter, a folder of "
+                      "images or tfds:cycle_gan/NAME (its trainA)")
+    data.add_argument("--domain-b", metavar="SOURCE",
+                      help="cyclegan: domain B, as --domain-a (tfds: its trainB)")
     run = train.add_argument_group("run")
     length = run.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int,
@@ -206,15 +212,32 @@ def _build_parser():
                        help="images per step at each resolution, e.g. 4:64,8:64,16:32; "
                        "resolutions not named take the variant's default "
                        f"({_takers('batch_sizes')})")
+    model.add_argument("--pool-size", type=int, metavar="N",
+                       help=f"translations D sees from history ({_takers('pool_size')})")
+    model.add_argument("--cycle-weight", type=float, metavar="LAMBDA",
+                       help=f"cycle-consistency weight ({_takers('cycle_weight')})")
+    model.add_argument("--identity-weight", type=float,
+                       help="identity loss weight, a fraction of the cycle weight "
+                       f"({_takers('identity_weight')})")
+    model.add_argument("--generator-filters", type=_positive_int,
+                       help=f"generator width ({_takers('generator_filters')}; default: by "
+                       "image size)")
+    model.add_argument("--residual-blocks", type=int, metavar="N",
+                       help=f"generator depth ({_takers('residual_blocks')}; default: by "
+                       "image size)")
     objective = train.add_argument_group("objective")
     objective.add_argument("--loss", choices=sorted(LOSS_NAMES), metavar="LOSS",
                            help="adversarial loss: " + ", ".join(sorted(LOSS_NAMES))
                            + " (default: the variant's own)")
     objective.add_argument("--d-lr", type=float, help="D learning rate")
     objective.add_argument("--g-lr", type=float, help="G learning rate")
-    objective.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+    objective.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                            help="linear: both learning rates fall linearly to zero at "
-                           "the last of --epochs")
+                           "the last of --epochs (default: constant; cyclegan: linear "
+                           "over the second half, as in its paper)")
+    objective.add_argument("--decay-epochs", type=_positive_int, metavar="N",
+                           help="with --lr-schedule linear, the rates hold for the first "
+                           "epochs and fall over the last N only")
     objective.add_argument("--beta-1", type=float,
                            help="Adam's beta_1 for both optimizers (default: the "
                            "variant's; not for wgan, which uses RMSprop)")
@@ -251,8 +274,29 @@ def _build_parser():
                         "(conditional models; default: cycle through classes)")
     _add_trust_option(sample)
 
+    translate = commands.add_parser(
+        "translate", help="translate a folder of images with an image-to-image model",
+        formatter_class=_HelpFormatter)
+    translate.add_argument("model", help="pretrained name, preset or export directory, or "
+                           ".keras file")
+    translate.add_argument("--direction", choices=DIRECTIONS,
+                           help="a2b or b2a (default: an export's own, else a2b)")
+    translate.add_argument("--in", dest="input", required=True, metavar="DIR",
+                           help="folder of images, searched recursively")
+    translate.add_argument("--out", required=True, metavar="DIR",
+                           help="where the translations go, as PNGs under the input files' "
+                           "names")
+    translate.add_argument("--batch-size", type=_positive_int, default=64)
+    translate.add_argument("--background", default="white",
+                           help="colour that transparent pixels are laid onto")
+    translate.add_argument("--resize", choices=("crop", "pad", "stretch"), default="crop",
+                           help="how images of another size or shape are brought to the "
+                           "model's")
+    _add_trust_option(translate)
+
     evaluate = commands.add_parser(
-        "evaluate", help="FID, KID, IS and class coverage of a generator",
+        "evaluate", help="FID, KID, IS and class coverage of a generator; translation "
+        "measures of an image-to-image model",
         formatter_class=_HelpFormatter)
     evaluate.add_argument("model", help="pretrained name, export directory or .keras file")
     evaluate.add_argument("--dataset", help="the real images' dataset (default: the one "
@@ -271,6 +315,11 @@ def _build_parser():
                           "one trained on --data-dir's class folders and cached), "
                           "inception (downloads ImageNet weights), or a .weights.h5 / "
                           ".keras extractor file")
+    evaluate.add_argument("--domain-a", metavar="SOURCE",
+                          help="an image-to-image model's domain A (default: the one it "
+                          "was trained on)")
+    evaluate.add_argument("--domain-b", metavar="SOURCE",
+                          help="its domain B (default: the one it was trained on)")
     evaluate.add_argument("--n", type=_positive_int, default=10000,
                           help="the number of generated images; real images are the "
                           "whole split")
@@ -306,12 +355,202 @@ def _load_training_images(args):
         resize=args.resize, on_error="raise" if args.bad_images == "error" else "warn")
 
 
+class _NoiseToImageRun:
+    """What `keras-gans train` does for a generator of images from noise: one
+    dataset, sample grids, a collapse check, one exported generator."""
+
+    default_lr_schedule = "constant"
+
+    def __init__(self, args):
+        if args.domain_a or args.domain_b:
+            raise CLIError(f"--domain-a and --domain-b apply to cyclegan, not to {args.variant}")
+        self.args = args
+        args.dataset = _dataset_name(args)
+        self.run_name = _run_name(args)
+
+    def load(self):
+        args = self.args
+        self.images = images = _load_training_images(args)
+        if args.evaluate:
+            _check_evaluation(args, images.image_shape)
+        self.x, self.y = images.images, images.labels
+        if args.limit:
+            self.x = self.x[:args.limit]
+            self.y = None if self.y is None else self.y[:args.limit]
+
+    def model_arguments(self, conditional=False):
+        """The constructor arguments the data gives (a variant takes those it has)."""
+        shape = self.images.image_shape
+        classes = ({"num_classes": self.images.num_classes,
+                    "class_names": self.images.class_names or None} if conditional else {})
+        return {"image_shape": shape, "final_image_shape": shape, **classes}
+
+    def dataset(self, batch_size, conditional):
+        from keras_gans import data
+
+        if conditional and self.y is None:
+            raise CLIError(f"a conditional {self.args.variant} needs labels, but "
+                           f"{self.images.source} has none")
+        return data.make_dataset(self.x, self.y if conditional else None,
+                                 batch_size=batch_size, seed=self.args.seed)
+
+    def decay_epochs(self):
+        return self.args.decay_epochs
+
+    def monitors(self, out):
+        from keras_gans import callbacks as gan_callbacks
+
+        args = self.args
+        self.grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
+                                             seed=args.seed,
+                                             class_names=self.images.class_names)
+        self.collapse = gan_callbacks.CollapseMonitor(
+            self.x[:64].astype("float32") / 127.5 - 1, stop=args.stop_on_collapse,
+            seed=args.seed)
+        return [self.collapse, self.grid]
+
+    def problem(self, checkpoint):
+        if self.collapse.problem:
+            return (f"{self.collapse.problem}; it is not exported (the checkpoint "
+                    f"{checkpoint.path} holds it): try lower learning rates")
+        return None
+
+    def evaluate(self, model):
+        """With `--evaluate N`, the final generator's scores, else `{}`."""
+        if not self.args.evaluate:
+            return {}
+        from keras_gans import evaluation
+
+        args = self.args
+        return evaluation.evaluate_generator(model, dataset=args.dataset, data_dir=args.data_dir,
+                                             n=args.evaluate, seed=args.seed, style=args.style)
+
+    def metadata(self):
+        args = self.args
+        return {
+            "dataset": args.dataset,
+            **({"style": args.style} if args.dataset == "emoji" else {}),
+            **({"data_dir": os.path.abspath(os.path.expanduser(args.data_dir))}
+               if args.data_dir else {}),
+            "source": self.images.source,
+            "class_names": self.images.class_names,
+        }
+
+    def export(self, model, out, metadata):
+        """Exports the generator; returns the metadata written and what to print."""
+        export_dir = os.path.join(out, "generator")
+        written = model.export(export_dir, metadata=metadata)
+        samples = f"Samples: {self.grid.paths[-1]}. " if self.grid.paths else ""
+        return written, f"{samples}Generator: {export_dir}"
+
+
+class _ImageToImageRun:
+    """What `keras-gans train` does for a translator between two domains:
+    unpaired batches, translation grids, one export per direction."""
+
+    default_lr_schedule = "linear"
+    noise_data_options = ("dataset", "data_dir")
+
+    def __init__(self, args):
+        from keras_gans import data
+
+        for option in self.noise_data_options:
+            if getattr(args, option):
+                raise CLIError(f"{_flag(option)} does not apply to {args.variant}: give its "
+                               "domains with --domain-a and --domain-b")
+        if not (args.domain_a and args.domain_b):
+            raise CLIError(f"{args.variant} needs --domain-a and --domain-b, e.g. "
+                           "--domain-a emoji:google --domain-b emoji:twitter")
+        if args.evaluate:
+            raise CLIError(f"--evaluate scores generators from noise; score a trained "
+                           f"{args.variant} with keras-gans evaluate OUT/preset")
+        self.args = args
+        args.dataset = (f"{data.domain_name(args.domain_a)}_to_"
+                        f"{data.domain_name(args.domain_b)}")
+        self.run_name = f"{args.variant}_{args.dataset}" + (
+            f"_{args.image_size}" if args.image_size else "")
+
+    def load(self):
+        from keras_gans import data
+
+        args = self.args
+        conversion = dict(image_size=args.image_size, channels=args.channels or 3,
+                          background=args.background, resize=args.resize,
+                          on_error="raise" if args.bad_images == "error" else "warn")
+        self.a = data.load_domain(args.domain_a, "train", "A", **conversion)
+        self.b = data.load_domain(args.domain_b, "train", "B", **conversion)
+        if self.a.image_shape != self.b.image_shape:
+            raise CLIError(f"{args.domain_a} holds images of shape {self.a.image_shape}, "
+                           f"{args.domain_b} of {self.b.image_shape}: pass --image-size N")
+
+    def model_arguments(self, conditional=False):
+        """The constructor arguments the data gives."""
+        return {"image_shape": self.a.image_shape}
+
+    def dataset(self, batch_size, conditional=False):
+        from keras_gans import data
+
+        limit = self.args.limit
+        return data.unpaired_dataset(self.a.images[:limit], self.b.images[:limit],
+                                     batch_size=batch_size, seed=self.args.seed)
+
+    def decay_epochs(self):
+        """The paper's schedule by default: the rates fall over the second half."""
+        return self.args.decay_epochs or max(1, self.args.epochs // 2)
+
+    def monitors(self, out):
+        from keras_gans import callbacks as gan_callbacks
+
+        shown = min(8, len(self.a.images), len(self.b.images))
+        self.grid = gan_callbacks.TranslationGrid(
+            os.path.join(out, "samples"), self.a.images[:shown], self.b.images[:shown],
+            gif=self.args.gif)
+        return [self.grid]
+
+    def problem(self, checkpoint):
+        return None
+
+    def evaluate(self, model):
+        return {}
+
+    def metadata(self):
+        args = self.args
+        return {"dataset": args.dataset, "domain_a": _domain_path(args.domain_a),
+                "domain_b": _domain_path(args.domain_b),
+                "source": f"{self.a.source} | {self.b.source}"}
+
+    def export(self, model, out, metadata):
+        """Exports both directions; returns the metadata written and what to print."""
+        paths = [os.path.join(out, f"generator_{direction}") for direction in DIRECTIONS]
+        for path, direction in zip(paths, DIRECTIONS, strict=True):
+            written = model.export(path, direction=direction, metadata=metadata)
+        samples = f"Translations: {self.grid.paths[-1]}. " if self.grid.paths else ""
+        return written, f"{samples}Translators: {', '.join(paths)}"
+
+
+def _domain_path(domain):
+    """A domain as recorded in metadata: an absolute path for a folder."""
+    if domain.startswith(("emoji:", "tfds:")):
+        return domain
+    return os.path.abspath(os.path.expanduser(domain))
+
+
+def _training_run(args):
+    """The task layer's part of `keras-gans train` for the variant."""
+    from keras_gans.models import ImageToImage, get_variant
+
+    if issubclass(get_variant(args.variant), ImageToImage):
+        return _ImageToImageRun(args)
+    return _NoiseToImageRun(args)
+
+
 # What a run writes under --out.
-RUN_FILES = ("checkpoint", "samples", "history.json", "generator", "preset")
+RUN_FILES = ("checkpoint", "samples", "history.json", "generator", "generator_a2b",
+             "generator_b2a", "preset")
 
 
-def _out_dir(args):
-    out = args.out or os.path.join("runs", _run_name(args))
+def _out_dir(args, run_name):
+    out = args.out or os.path.join("runs", run_name)
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
     try:
@@ -365,7 +604,8 @@ def _delete_previous_run(out):
 # argument name; their defaults are the variant's own.
 MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
                  "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis",
-                 "fade_images", "stable_images", "batch_sizes")
+                 "fade_images", "stable_images", "batch_sizes", "pool_size", "cycle_weight",
+                 "identity_weight", "generator_filters", "residual_blocks")
 COMPILE_OPTIONS = ("loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
                    "feature_matching")
 
@@ -390,22 +630,28 @@ def _takers(option):
     return ", ".join(f"{name}: {_shown(default)}" for name, default in defaults.items())
 
 
-def _build_model(args, num_classes, image_shape, steps_per_epoch, class_names=None):
+def _compile_parameters(cls):
+    import inspect
+
+    return inspect.signature(cls.compile).parameters
+
+
+def _build_model(args, model_arguments, steps_per_epoch, decay_epochs=None):
+    """The variant built from the options and the data's `model_arguments`
+    (image shape, classes), compiled; `decay_epochs` of a linear schedule
+    hold the rates until the last ones (`None`: they fall from the start)."""
     import keras
 
     from keras_gans.models import get_variant
+    from keras_gans.schedules import ConstantThenLinearDecay
 
     cls = get_variant(args.variant)
-    kwargs = {option: getattr(args, option) for option in MODEL_OPTIONS
-              if option in _model_defaults(cls)}
-    kwargs.update(seed=args.seed)
-    kwargs["final_image_shape" if "final_image_shape" in _model_defaults(cls)
-           else "image_shape"] = image_shape
+    takes = _model_defaults(cls)
+    kwargs = {option: getattr(args, option) for option in MODEL_OPTIONS if option in takes}
+    kwargs.update({name: value for name, value in model_arguments.items() if name in takes},
+                  seed=args.seed)
     if "batch_sizes" in kwargs and args.batch_size:  # progan: --batch-size for every stage
         kwargs["batch_sizes"] = args.batch_size
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-        kwargs["class_names"] = class_names
     model = cls(**kwargs)
 
     def optimizer(learning_rate):
@@ -418,15 +664,20 @@ def _build_model(args, num_classes, image_shape, steps_per_epoch, class_names=No
             config["beta_1"] = args.beta_1
         if learning_rate is None:
             learning_rate = config["learning_rate"]
-        if args.lr_schedule == "linear":
+        if args.lr_schedule == "linear" and decay_epochs is None:
             learning_rate = keras.optimizers.schedules.PolynomialDecay(
                 learning_rate, decay_steps=args.epochs * steps_per_epoch,
                 end_learning_rate=0.0)
+        elif args.lr_schedule == "linear":
+            learning_rate = ConstantThenLinearDecay(
+                learning_rate, (args.epochs - decay_epochs) * steps_per_epoch,
+                decay_epochs * steps_per_epoch)
         config["learning_rate"] = learning_rate
         return type(default).from_config(config)
 
     model.compile(d_optimizer=optimizer(args.d_lr), g_optimizer=optimizer(args.g_lr),
-                  **{option: getattr(args, option) for option in COMPILE_OPTIONS})
+                  **{option: getattr(args, option) for option in COMPILE_OPTIONS
+                     if option in _compile_parameters(cls)})
     return model
 
 
@@ -492,13 +743,11 @@ def _check_variant_options(args):
 
 def _fill_variant_defaults(args):
     """Sets the options not given to the variant's defaults."""
-    import inspect
-
     from keras_gans.models import get_variant
 
     cls = get_variant(args.variant)
     compile_defaults = {name: parameter.default for name, parameter
-                        in inspect.signature(cls.compile).parameters.items()}
+                        in _compile_parameters(cls).items()}
     defaults = {**_model_defaults(cls), **compile_defaults}
     for option in (*MODEL_OPTIONS, *COMPILE_OPTIONS):
         if getattr(args, option) is None and option in defaults:
@@ -510,9 +759,11 @@ def _checkpoint_options(model):
     config, compiled = model.get_config(), model.get_compile_config()
     d_lr, lr_schedule, _ = _learning_rate(model.d_optimizer)
     options = {option: config[option] for option in MODEL_OPTIONS if option in config}
-    options.update({option: compiled[option] for option in COMPILE_OPTIONS})
+    options.update({option: compiled[option] for option in COMPILE_OPTIONS
+                    if option in compiled})
+    if hasattr(model, "adversarial_loss"):
+        options["loss"] = model.adversarial_loss.name
     options.update(
-        loss=model.adversarial_loss.name,
         d_lr=d_lr,
         g_lr=_learning_rate(model.g_optimizer)[0],
         lr_schedule=lr_schedule,
@@ -529,6 +780,9 @@ def _learning_rate(optimizer):
     if not isinstance(rate, dict):
         return float(rate), "constant", None
     config = rate["config"]
+    if rate["class_name"] == "ConstantThenLinearDecay":
+        return (float(config["initial_learning_rate"]), "linear",
+                int(config["constant_steps"]) + int(config["decay_steps"]))
     if rate["class_name"] != "PolynomialDecay":
         return config.get("initial_learning_rate"), rate["class_name"], None
     return float(config["initial_learning_rate"]), "linear", int(config["decay_steps"])
@@ -555,6 +809,11 @@ def _growth_schedule(args, model, image_shape):
 def _check_schedule_ends_with_this_run(args, model, steps_per_epoch):
     """A resumed linear schedule must reach zero at this run's last epoch."""
     _, _, decay_steps = _learning_rate(model.d_optimizer)
+    rate = model.d_optimizer.get_config()["learning_rate"]
+    falling = isinstance(rate, dict) and rate["config"].get("decay_steps")
+    if args.decay_epochs and falling and falling != args.decay_epochs * steps_per_epoch:
+        raise CLIError(f"--decay-epochs {args.decay_epochs}: the checkpoint's learning rates "
+                       f"fall over its last {format(falling / steps_per_epoch, 'g')} epochs")
     if decay_steps is not None and decay_steps != args.epochs * steps_per_epoch:
         last_epoch = format(decay_steps / steps_per_epoch, "g")
         raise CLIError(f"--epochs {args.epochs}: the checkpoint's learning rates fall to "
@@ -607,22 +866,17 @@ def run_train(args):
     import keras
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import data, files, hardware, saving
+    from keras_gans import files, hardware, saving
 
     _check_variant_options(args)
-    args.dataset = _dataset_name(args)
-    out = _out_dir(args)
+    task = _training_run(args)
+    out = _out_dir(args, task.run_name)
     _choose_speed_settings(args)
     keras.mixed_precision.set_global_policy(args.precision)
     _warn_if_bfloat16_is_emulated(args.precision)
-    images = _load_training_images(args)
-    if args.evaluate:
-        _check_evaluation(args, images.image_shape)
+    task.load()
     if args.overwrite:
         _delete_previous_run(out)
-    x, y = images.images, images.labels
-    if args.limit:
-        x, y = x[:args.limit], None if y is None else y[:args.limit]
 
     checkpoint_dir = os.path.join(out, "checkpoint")
     model, initial_epoch, state = None, 0, {}
@@ -645,19 +899,15 @@ def run_train(args):
         minibatches = args.n_critic or args.n_dis or 1
     else:
         _check_options_against_checkpoint(args, model, checkpoint.path)
-        conditional = model.conditional
+        conditional = getattr(model, "conditional", False)
         minibatches = getattr(model, "n_critic", getattr(model, "n_dis", 1))
-    if conditional and images.labels is None:
-        raise CLIError(f"a conditional {args.variant} needs labels, but {images.source} "
-                       "has none")
-    schedule = _growth_schedule(args, model, images.image_shape)
+    schedule = _growth_schedule(args, model, task.model_arguments()["image_shape"])
     if schedule is None:
         args.batch_size = args.batch_size or 64
         step_batch = args.batch_size * minibatches
     else:  # a progan step takes its stage's batch from batches of the largest
         step_batch = max(schedule.batch_sizes.values())
-    dataset = data.make_dataset(x, y if conditional else None, batch_size=step_batch,
-                                seed=args.seed)
+    dataset = task.dataset(step_batch, conditional)
     steps_per_epoch = int(dataset.cardinality())
     if schedule is not None:
         print(f"{args.variant} grows {schedule.summary()}.")
@@ -670,8 +920,14 @@ def run_train(args):
         print(f"--steps {args.steps}: {args.epochs} epochs of {steps_per_epoch} steps.")
     args.epochs = args.epochs or 5
     if model is None:
-        model = _build_model(args, images.num_classes if conditional else None,
-                             images.image_shape, steps_per_epoch, images.class_names or None)
+        args.lr_schedule = args.lr_schedule or task.default_lr_schedule
+        decay_epochs = task.decay_epochs() if args.lr_schedule == "linear" else None
+        if args.decay_epochs and args.lr_schedule != "linear":
+            raise CLIError("--decay-epochs applies to --lr-schedule linear")
+        if decay_epochs and decay_epochs > args.epochs:
+            raise CLIError(f"--decay-epochs {decay_epochs} exceeds --epochs {args.epochs}")
+        model = _build_model(args, task.model_arguments(conditional), steps_per_epoch,
+                             decay_epochs)
     else:
         _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.
@@ -686,13 +942,9 @@ def run_train(args):
         print(f"Already trained for {initial_epoch} epochs; nothing to do.")
     stop = gan_callbacks.StopOnNonFinite()
     interrupt = gan_callbacks.StopOnSignal()
-    grid = gan_callbacks.SampleGrid(os.path.join(out, "samples"), gif=args.gif,
-                                    seed=args.seed, class_names=images.class_names)
-    collapse = gan_callbacks.CollapseMonitor(x[:64].astype("float32") / 127.5 - 1,
-                                             stop=args.stop_on_collapse, seed=args.seed)
     end = gan_callbacks.StopAfterSteps(steps_to_go)
     model.fit(dataset, epochs=args.epochs, initial_epoch=initial_epoch,
-              callbacks=[stop, interrupt, end, checkpoint, collapse, grid], shuffle=False,
+              callbacks=[stop, interrupt, end, checkpoint, *task.monitors(out)], shuffle=False,
               verbose=0 if args.quiet else "auto")
     wall_time = checkpoint.train_seconds
     if stop.message:
@@ -706,24 +958,12 @@ def run_train(args):
               f"{where}, checkpointed in {checkpoint.path}: continue with --resume.",
               file=sys.stderr)
         return 128 + interrupt.received
-    if collapse.problem:
-        raise CLIError(f"{collapse.problem}; it is not exported (the checkpoint "
-                       f"{checkpoint.path} holds it): try lower learning rates")
-    scores = {}
-    if args.evaluate:
-        from keras_gans import evaluation
-
-        scores = evaluation.evaluate_generator(model, dataset=args.dataset,
-                                               data_dir=args.data_dir, n=args.evaluate,
-                                               seed=args.seed, style=args.style)
-    export_dir = os.path.join(out, "generator")
-    run_metadata = model.export(export_dir, metadata={
-        "dataset": args.dataset,
-        **({"style": args.style} if args.dataset == "emoji" else {}),
-        **({"data_dir": os.path.abspath(os.path.expanduser(args.data_dir))}
-           if args.data_dir else {}),
-        "source": images.source,
-        "class_names": images.class_names,
+    problem = task.problem(checkpoint)
+    if problem:
+        raise CLIError(problem)
+    scores = task.evaluate(model)
+    run_metadata, exported = task.export(model, out, {
+        **task.metadata(),
         "epochs": args.epochs,
         "batch_size": args.batch_size if schedule is None else schedule.batch_sizes,
         "precision": args.precision,
@@ -734,10 +974,9 @@ def run_train(args):
         **scores,
     })
     model.save_to_preset(os.path.join(out, "preset"), metadata=run_metadata)
-    samples = f"Samples: {grid.paths[-1]}. " if grid.paths else ""
     fid = f"FID {scores['fid']:.2f} ({scores['n']} samples). " if scores else ""
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
-          f"{fid}{samples}Generator: {export_dir}")
+          f"{fid}{exported}")
 
 
 def _check_evaluation(args, image_shape):
@@ -809,6 +1048,8 @@ def run_sample(args):
         if len(labels) not in (1, args.n):
             raise CLIError(f"--labels gives {len(labels)} labels for --n {args.n}")
     generator = _load_any(args.model, args.trust_model)
+    if not hasattr(generator, "generate"):
+        raise CLIError(f"{args.model} translates images: use keras-gans translate")
     if labels is not None and not generator.conditional:
         raise CLIError(f"{args.model} is unconditional: it takes no --labels")
     if to_files:
@@ -821,6 +1062,27 @@ def run_sample(args):
     print(f"Wrote {len(images)} samples to {args.out}")
 
 
+def run_translate(args):
+    from PIL import Image
+
+    from keras_gans import data, files, image_files
+
+    model = _load_any(args.model, args.trust_model)
+    if not hasattr(model, "translate"):
+        raise CLIError(f"{args.model} generates images from noise: use keras-gans sample")
+    direction = args.direction or getattr(model, "direction", None) or "a2b"
+    height, width, channels = model.image_shape
+    images, _, _, names = image_files.load_image_folder(
+        args.input, (height, width), channels, args.background, args.resize)
+    translations = data.to_uint8(model.translate(images, direction, args.batch_size))
+    for name, image in zip(names, translations, strict=True):
+        path = os.path.join(args.out, os.path.splitext(name)[0] + ".png")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with files.atomic_path(path) as tmp:
+            Image.fromarray(image[..., 0] if channels == 1 else image).save(tmp, format="PNG")
+    print(f"Translated {len(names)} images ({direction}) into {args.out}")
+
+
 def _model_metadata(name, generator):
     """A preset's or export's metadata; for a `.keras` checkpoint, its run's export's."""
     from keras_gans import pretrained, saving
@@ -831,9 +1093,10 @@ def _model_metadata(name, generator):
         return saving.read_metadata(pretrained.pretrained_path(name))
     folder = os.path.dirname(os.path.abspath(name))
     for run_dir in (folder, os.path.dirname(folder)):
-        metadata = saving.read_metadata(os.path.join(run_dir, "generator"))
-        if metadata:
-            return metadata
+        for export in ("generator", "generator_a2b"):
+            metadata = saving.read_metadata(os.path.join(run_dir, export))
+            if metadata:
+                return metadata
     return {}
 
 
@@ -861,10 +1124,30 @@ def _evaluation_data(args, metadata):
     return dataset, data_dir, style or "google"
 
 
+def _evaluate_translation(args, model):
+    from keras_gans import evaluation
+
+    if not hasattr(model, "translator"):
+        raise CLIError(f"{args.model} holds one direction of a translator: evaluate its "
+                       "preset or .keras checkpoint, which hold both")
+    metadata = _model_metadata(args.model, model)
+    domain_a = args.domain_a or metadata.get("domain_a")
+    domain_b = args.domain_b or metadata.get("domain_b")
+    if not (domain_a and domain_b):
+        raise CLIError(f"{args.model} records no domains: pass --domain-a and --domain-b")
+    if args.split == "all":
+        raise CLIError("--split all does not apply to translation: use test or train")
+    result = evaluation.evaluate_translation(model, domain_a, domain_b, split=args.split,
+                                             features=args.features, seed=args.seed)
+    print(json.dumps(result))
+
+
 def run_evaluate(args):
     from keras_gans import data, evaluation
 
     generator = _load_any(args.model, args.trust_model)
+    if hasattr(generator, "translate"):
+        return _evaluate_translation(args, generator)
     dataset, data_dir, style = _evaluation_data(args, _model_metadata(args.model, generator))
     try:
         result = evaluation.evaluate_generator(
@@ -903,8 +1186,8 @@ def _printable(text):
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-COMMANDS = {"train": run_train, "sample": run_sample, "evaluate": run_evaluate,
-            "list": run_list}
+COMMANDS = {"train": run_train, "sample": run_sample, "translate": run_translate,
+            "evaluate": run_evaluate, "list": run_list}
 
 
 @contextlib.contextmanager

@@ -522,3 +522,174 @@ def load_dataset(name="fashion_mnist", split="train", batch_size=64,
     return make_dataset(images, labels if with_labels else None,
                         batch_size=batch_size, shuffle=shuffle, seed=seed,
                         drop_remainder=drop_remainder, repeat=repeat)
+
+
+# ------------------------------------------------------------ image-to-image
+DOMAIN_SIDES = ("A", "B")
+
+
+def domain_name(domain):
+    """A short name of a domain for run folders: `emoji_google`,
+    `horse2zebra`, or a folder's name."""
+    if domain.startswith("emoji:"):
+        return "emoji_" + domain.split(":", 1)[1]
+    if domain.startswith("tfds:"):
+        return domain.split(":", 1)[1].rsplit("/", 1)[-1]
+    return os.path.basename(os.path.normpath(os.path.expanduser(domain)))
+
+
+def load_domain(domain, split="train", side="A", image_size=None, channels=3,
+                background="white", resize="crop", on_error="warn"):
+    """Loads the images of one domain of an image-to-image task.
+
+    Args:
+        domain: `"emoji:google"` or `"emoji:twitter"` (the split of that
+            style; `ids` are code points, shared by the styles), a folder of
+            images (its `train/` or `test/` sub-folder if it has both, else all
+            its images; `ids` are relative paths), or
+            `"tfds:cycle_gan/<name>"` (tensorflow-datasets' CycleGAN sets,
+            downloaded on first use: the split `trainA`, `trainB`, `testA` or
+            `testB` from `split` and `side`).
+        split: `"train"` or `"test"`.
+        side: `"A"` or `"B"`: which half of a `cycle_gan/<name>` set.
+        image_size, channels, background, resize, on_error: as in `load_images`.
+
+    Returns:
+        An `ImageData`.
+
+    Example:
+
+    ```python
+    zebras = load_domain("tfds:cycle_gan/horse2zebra", side="B", image_size=128)
+    ```
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"Unknown split {split!r}; expected 'train' or 'test'.")
+    if side not in DOMAIN_SIDES:
+        raise ValueError(f"side must be 'A' or 'B', got {side!r}.")
+    conversion = dict(image_size=image_size, channels=channels, background=background,
+                      resize=resize)
+    if domain.startswith("emoji:"):
+        return load_images("emoji", split, style=domain.split(":", 1)[1], **conversion)
+    if domain.startswith("tfds:"):
+        name = domain.split(":", 1)[1]
+        if not name.startswith("cycle_gan/"):
+            raise ValueError(f"{domain}: image-to-image tfds sources are cycle_gan/<name>, "
+                             "e.g. tfds:cycle_gan/horse2zebra.")
+        data = load_from_tfds(name, f"{split}{side}")
+        data.images = image_files.conform(data.images, **conversion)
+        data.labels, data.class_names = None, []
+        return data
+    if not os.path.isdir(os.path.expanduser(domain)):
+        raise DatasetNotFoundError(f"Domain {domain!r} is neither emoji:google, emoji:twitter, "
+                                   "tfds:cycle_gan/<name> nor a folder of images.")
+    return load_from_directory(domain, split, on_error=on_error, **conversion)
+
+
+def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
+    """Builds the training pipeline of unpaired `(images_a, images_b)` batches.
+
+    Each domain is a stream of its own, shuffled with its own seed and
+    reshuffled every time it is used up, so which images meet in a batch
+    carries no information. An epoch is as many batches as the larger domain
+    fills: it sees every image of that domain once, and the other domain's
+    images about once or more.
+
+    Args:
+        images_a, images_b: uint8 arrays `(N, H, W, C)` of one shape per image.
+        batch_size: image pairs per batch.
+        seed: shuffle seed; domain B's stream uses `seed + 1`.
+
+    Returns:
+        A `tf.data.Dataset` of `(images_a, images_b)` float32 batches in [-1, 1].
+    """
+    images_a, images_b = as_uint8_images(images_a, "domain A"), as_uint8_images(
+        images_b, "domain B")
+    if images_a.shape[1:] != images_b.shape[1:]:
+        raise ValueError(f"Domain A holds images of shape {images_a.shape[1:]}, domain B of "
+                         f"{images_b.shape[1:]}: bring both to one size and channel count.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    steps = max(len(images_a), len(images_b)) // batch_size
+    if steps == 0 or min(len(images_a), len(images_b)) == 0:
+        raise ValueError(f"Domains of {len(images_a)} and {len(images_b)} images fill no "
+                         f"batch of {batch_size}.")
+
+    def stream(images, stream_seed):
+        return tf.data.Dataset.from_tensor_slices(images).shuffle(
+            len(images), seed=stream_seed, reshuffle_each_iteration=True).repeat()
+
+    seed_b = None if seed is None else seed + 1
+    dataset = tf.data.Dataset.zip((stream(images_a, seed), stream(images_b, seed_b)))
+    dataset = dataset.batch(batch_size, drop_remainder=True).take(steps)
+    dataset = dataset.map(lambda a, b: (to_unit_range(a), to_unit_range(b)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_unpaired(domain_a, domain_b, image_size, batch_size=1, split="train", seed=None,
+                  limit=None, **conversion):
+    """Loads two image domains as a `tf.data.Dataset` of unpaired batches for `fit`.
+
+    Args:
+        domain_a, domain_b: `"emoji:google"`, `"emoji:twitter"`, a folder of
+            images or `"tfds:cycle_gan/<name>"`; see `load_domain`.
+        image_size: the side both domains are brought to, e.g. 64.
+        batch_size: image pairs per batch (the paper: 1).
+        split: `"train"` or `"test"`.
+        seed: shuffle seed.
+        limit: keep only the first `limit` images of each domain.
+        **conversion: `channels` (3), `background`, `resize`, `on_error`, as
+            in `load_images`.
+
+    Returns:
+        A `tf.data.Dataset` of `(images_a, images_b)`; see `unpaired_dataset`.
+
+    Example:
+
+    ```python
+    dataset = load_unpaired("emoji:google", "emoji:twitter", image_size=64, batch_size=4)
+    cyclegan.fit(dataset, epochs=10)
+    ```
+    """
+    a = load_domain(domain_a, split, "A", image_size, **conversion)
+    b = load_domain(domain_b, split, "B", image_size, **conversion)
+    return unpaired_dataset(a.images[:limit], b.images[:limit], batch_size, seed)
+
+
+def load_pairs(domain_a, domain_b, image_size, split="test", **conversion):
+    """The images two domains hold of the same things, matched by `ids`.
+
+    Emoji styles pair by code point (the held-out emoji of `split="test"`);
+    folders by relative path (the same file name in both).
+
+    Args:
+        domain_a, domain_b, image_size, split, **conversion: as in
+            `load_unpaired`.
+
+    Returns:
+        `(a, b)`: two `ImageData` whose `i`-th images show the same thing, in
+        domain A's order, with A's labels where it has them.
+
+    Example:
+
+    ```python
+    google, twitter = load_pairs("emoji:google", "emoji:twitter", 64)
+    ```
+    """
+    a = load_domain(domain_a, split, "A", image_size, **conversion)
+    b = load_domain(domain_b, split, "B", image_size, **conversion)
+    if a.ids is None or b.ids is None:
+        raise ValueError(f"{domain_a} and {domain_b} do not name their images, so they "
+                         "cannot be paired.")
+    index_b = {image_id: i for i, image_id in enumerate(b.ids)}
+    rows_a = [i for i, image_id in enumerate(a.ids) if image_id in index_b]
+    if not rows_a:
+        raise ValueError(f"{domain_a} and {domain_b} ({split}) share no image ids.")
+    rows_b = [index_b[a.ids[i]] for i in rows_a]
+
+    def subset(data, rows):
+        return ImageData(data.images[rows], None if data.labels is None else data.labels[rows],
+                         data.name, data.source, data.class_names, data.ids[rows])
+
+    return subset(a, rows_a), subset(b, rows_b)

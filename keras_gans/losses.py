@@ -32,6 +32,17 @@ def _mean(x):
     return ops.mean(ops.cast(x, "float32"))
 
 
+def least_squares(scores, target):
+    """`mean((scores - target)^2)`: the least-squares GAN loss of scores
+    against the target 1 (real) or 0 (fake) (Mao et al. 2017)."""
+    return _mean(ops.square(ops.cast(scores, "float32") - target))
+
+
+def mean_absolute_error(images, targets):
+    """`mean(|images - targets|)`: the L1 distance, per pixel, of two batches."""
+    return _mean(ops.abs(ops.cast(images, "float32") - ops.cast(targets, "float32")))
+
+
 @dataclass(frozen=True)
 class AdversarialLoss:
     """A named pair of discriminator and generator losses."""

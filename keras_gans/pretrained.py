@@ -14,7 +14,7 @@ A preset is a directory written by `model.save_to_preset(directory)` (see
 import os
 import warnings
 
-from keras_gans.saving import ExportedGenerator, is_preset, load_preset, read_metadata
+from keras_gans.saving import is_preset, load_export, load_preset, read_metadata
 
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 
@@ -93,7 +93,8 @@ def load_pretrained(name, trust=False):
     Returns:
         For a preset, the compiled model (`generate(n, labels=None, seed=None)`,
         `fit`, ...); for a SavedModel export, an `ExportedGenerator` with
-        `generate` and `metadata`.
+        `generate` and `metadata`, or an `ExportedTranslator` with
+        `translate` for an image-to-image model's.
 
     Example:
 
@@ -103,4 +104,4 @@ def load_pretrained(name, trust=False):
     ```
     """
     path = pretrained_path(name)
-    return load_preset(path) if is_preset(path) else ExportedGenerator(path, trust=trust)
+    return load_preset(path) if is_preset(path) else load_export(path, trust=trust)

@@ -111,6 +111,36 @@ def requested_labels(labels, n, num_classes, class_names=None):
                          f"{indices.min()} to {indices.max()}.")
     return indices.astype(np.int32)
 
+def unit_range_batch(images, image_shape):
+    """A batch of images as float32 numpy in [-1, 1], for a model taking images.
+
+    Args:
+        images: `(N, H, W, C)` uint8 pixels, which are scaled, or floats
+            already in [-1, 1].
+        image_shape: the `(H, W, C)` the model takes.
+
+    Example:
+
+    ```python
+    unit_range_batch(np.zeros((2, 32, 32, 3), np.uint8), (32, 32, 3))   # all -1.0
+    ```
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(image_shape):
+        expected = ", ".join(map(str, image_shape))
+        raise ValueError(f"Expected a batch of images of shape (N, {expected}), got shape "
+                         f"{images.shape}.")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 127.5 - 1.0
+    if images.dtype.kind != "f":
+        raise ValueError(f"Images must be uint8 pixels or floats in [-1, 1], got dtype "
+                         f"{images.dtype}.")
+    images = images.astype(np.float32)
+    if images.size and not (np.all(np.isfinite(images)) and np.abs(images).max() <= 1 + 1e-3):
+        raise ValueError("Float images must lie in [-1, 1] (scale uint8 pixels with "
+                         "x / 127.5 - 1, or pass them as uint8).")
+    return images
+
 
 def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
     """Yields the images of `generator.generate(n, seed=seed, labels=labels)`

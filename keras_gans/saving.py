@@ -8,7 +8,9 @@ it), `metadata.json` and, for generators, `samples.png`.
 An export is a TensorFlow SavedModel directory whose `serving_default`
 signature takes `z` (float32 `[N, latent_dim]`), plus `label` (int32 `[N]`)
 for conditional models, and returns `{"images": float32 [N, H, W, C]}` in
-[-1, 1], with a `metadata.json` beside the SavedModel files. It loads with
+[-1, 1], with a `metadata.json` beside the SavedModel files. An
+image-to-image model exports each direction on its own, taking `images`
+(float32 `[N, H, W, C]` in [-1, 1]) instead of `z`. It loads with
 `tf.saved_model.load(path)` alone: no keras_gans, no Keras code.
 
 Loading an export runs its graph, so before loading one keras_gans checks
@@ -28,7 +30,13 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_gans.files import atomic_path
-from keras_gans.sampling import check_count, latent_noise, predict_in_batches, requested_labels
+from keras_gans.sampling import (
+    check_count,
+    latent_noise,
+    predict_in_batches,
+    requested_labels,
+    unit_range_batch,
+)
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.json"
@@ -359,30 +367,16 @@ class ExportedGenerator:
         path: the export directory.
         trust: load the SavedModel without checking its graph first (see
             `check_generator_graph`); only for exports from a trusted source.
+        loaded: its `(saved model, serving_default)` if already loaded.
 
     Attributes:
         metadata: the export's `metadata.json`.
         latent_dim, image_shape, num_classes, conditional: from the signature.
     """
 
-    def __init__(self, path, trust=False):
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"No exported generator at {path}.")
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(
-                f"{path} is not a SavedModel directory (no saved_model.pb)."
-            )
-        if not trust:
-            check_generator_graph(path)
-        try:
-            self.saved_model = tf.saved_model.load(path)
-            self.signature = self.saved_model.signatures["serving_default"]
-        except Exception as error:
-            raise ValueError(
-                f"{path} holds a corrupt or unreadable SavedModel "
-                f"({type(error).__name__}: {str(error)[:300]})."
-            ) from error
+    def __init__(self, path, trust=False, loaded=None):
         self.path = path
+        self.saved_model, self.signature = loaded or _load_serving_default(path, trust)
         self.metadata = read_metadata(path)
         inputs = self.signature.structured_input_signature[1]
         if "z" not in inputs:
@@ -452,3 +446,83 @@ def load_generator(path, trust=False):
             for exports from a source you trust.
     """
     return ExportedGenerator(path, trust=trust)
+
+
+def _load_serving_default(path, trust=False):
+    """`(saved model, its serving_default signature)`, after checking its graph
+    unless `trust`; a clear error if unreadable."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"No exported generator at {path}.")
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise ValueError(f"{path} is not a SavedModel directory (no saved_model.pb).")
+    if not trust:
+        check_generator_graph(path)
+    try:
+        saved_model = tf.saved_model.load(path)
+        return saved_model, saved_model.signatures["serving_default"]
+    except Exception as error:
+        raise ValueError(
+            f"{path} holds a corrupt or unreadable SavedModel "
+            f"({type(error).__name__}: {str(error)[:300]})."
+        ) from error
+
+
+class ExportedTranslator:
+    """One direction of an image-to-image model exported by keras_gans, loaded
+    with `tf.saved_model.load`: `serving_default(images=...)` maps float32
+    images in [-1, 1] to `{"images": ...}`.
+
+    Args:
+        path: the export directory.
+        trust: load the SavedModel without checking its graph first.
+        loaded: its `(saved model, serving_default)` if already loaded.
+
+    Attributes:
+        metadata: the export's `metadata.json`.
+        direction: `"a2b"` or `"b2a"`, from the metadata.
+        image_shape: from the signature.
+    """
+
+    def __init__(self, path, trust=False, loaded=None):
+        self.path = path
+        self.saved_model, self.signature = loaded or _load_serving_default(path, trust)
+        self.metadata = read_metadata(path)
+        inputs = self.signature.structured_input_signature[1]
+        if "images" not in inputs:
+            raise ValueError(f"{path}: serving_default takes no 'images' input.")
+        self.image_shape = tuple(inputs["images"].shape[1:])
+        self.direction = self.metadata.get("direction")
+
+    def __repr__(self):
+        return (f"ExportedTranslator({self.path!r}, variant="
+                f"{self.metadata.get('variant')!r}, direction={self.direction!r})")
+
+    def translate(self, images, direction=None, batch_size=256):
+        """Translates `(N, H, W, C)` uint8 or [-1, 1] images; float32 numpy in [-1, 1].
+
+        Args:
+            images: the batch to translate.
+            direction: `None`, or the export's own direction (any other is an error).
+            batch_size: images per call.
+        """
+        if direction is not None and direction != self.direction:
+            raise ValueError(f"{self.path} translates {self.direction}, not {direction}.")
+        images = unit_range_batch(images, self.image_shape)
+        return predict_in_batches(
+            lambda batch: self.signature(images=tf.constant(batch))["images"], [images],
+            self.image_shape, batch_size)
+
+
+def load_export(path, trust=False):
+    """Loads a SavedModel export of keras_gans: an `ExportedGenerator` when its
+    `serving_default` takes `z`, an `ExportedTranslator` when it takes `images`.
+
+    Args:
+        path: the export directory.
+        trust: skip the check of its graph (`check_generator_graph`); only
+            for exports from a source you trust.
+    """
+    loaded = _load_serving_default(path, trust)
+    if "images" in loaded[1].structured_input_signature[1]:
+        return ExportedTranslator(path, loaded=loaded)
+    return ExportedGenerator(path, loaded=loaded)

@@ -45,8 +45,10 @@ class PlayerTape:
 
         The gradient is seeded with the game's `gradient_scale` (loss scale over
         replicas), which equals differentiating the scaled loss. Players that
-        `train_only` has frozen are left alone.
+        share an optimizer are updated by one step of it on all their
+        gradients. Players that `train_only` has frozen are left alone.
         """
+        steps = {}  # optimizer id: (optimizer, gradients, variables)
         for name, objective in objectives.items():
             if name in self.game.frozen_players:
                 continue
@@ -54,6 +56,11 @@ class PlayerTape:
             variables = self.game.trained_variables(name)
             scale = ops.cast(self.game.gradient_scale(optimizer), objective.dtype)
             gradients = self.tape.gradient(objective, variables, output_gradients=scale)
+            _, all_gradients, all_variables = steps.setdefault(id(optimizer),
+                                                               (optimizer, [], []))
+            all_gradients.extend(gradients)
+            all_variables.extend(variables)
+        for optimizer, gradients, variables in steps.values():
             optimizer.apply(gradients, variables)
 
 
@@ -123,3 +130,21 @@ def map_dataset(dataset, function):
     """`dataset.map(function)` in order, prefetched."""
     return dataset.map(function, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def gather_replicas(tensor):
+    """`tensor` of every `tf.distribute` replica, concatenated along axis 0 in
+    replica order: the global batch (`tensor` itself on one device)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensor
+    return context.all_gather(tensor, axis=0)
+
+
+def replica_slice(tensor, size):
+    """This replica's `size` rows of a global batch made by `gather_replicas`."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensor
+    start = context.replica_id_in_sync_group * size
+    return tensor[start:start + size]

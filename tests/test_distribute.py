@@ -84,17 +84,22 @@ def test_strategy_has_two_replicas(mirrored):
     assert mirrored["replicas"] == 2
 
 
-@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp", "progan"])
+@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp", "progan", "cyclegan"])
 def test_mirrored_step_matches_single_device(mirrored, variant):
     """Same losses and same weights (networks, EMA, historical means, noise
-    state, step counts) after two steps; the WGAN takes two critic minibatches
-    a step. Unscaled per-replica gradients would double every update."""
+    state, step counts, CycleGAN's image pools) after two steps; the WGAN
+    takes two critic minibatches a step. Unscaled per-replica gradients would
+    double every update."""
     result = mirrored[variant]
     single, distributed = result["single_logs"], result["mirrored_logs"]
     assert single.keys() == distributed.keys()
     for name, value in single.items():
         assert distributed[name] == pytest.approx(value, abs=TOLERANCE), name
-    assert result["max_weight_difference"] < TOLERANCE
+    # CycleGAN's four networks on 32x32x3 images sum their gradients across
+    # replicas in another order: up to 4e-5 apart after two SGD steps, where a
+    # wrong pool or unscaled gradients differ by 1e-2 and more.
+    weight_tolerance = 1e-4 if variant == "cyclegan" else TOLERANCE
+    assert result["max_weight_difference"] < weight_tolerance
     assert result["generator_change"] > 10 * TOLERANCE, "training changed nothing"
     assert result["iterations"][0] == result["iterations"][1] > 0
 

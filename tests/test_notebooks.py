@@ -27,7 +27,7 @@ def test_every_notebook_is_collected():
     assert names == [
         "01_vanilla_gan", "02_dcgan", "03_conditional_gan", "04_wgan_and_wgan_gp",
         "05_pretrained_generators", "06_stabilisation", "07_sngan",
-        "08_progan",
+        "08_progan", "09_cyclegan",
     ]
 
 

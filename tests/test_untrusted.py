@@ -44,8 +44,9 @@ def tiny_model(variant, **options):
 
 # Every variant's export: each variant in float32 with EMA off, and under
 # mixed_bfloat16 with EMA on; DCGAN's discriminator options in both.
-EXPORTS = [(variant, "float32", {}) for variant in VARIANTS] + [
-    (variant, "mixed_bfloat16", {"ema_decay": 0.9}) for variant in VARIANTS] + [
+GENERATORS = [name for name, cls in VARIANTS.items() if issubclass(cls, keras_gans.NoiseToImage)]
+EXPORTS = [(variant, "float32", {}) for variant in GENERATORS] + [
+    (variant, "mixed_bfloat16", {"ema_decay": 0.9}) for variant in GENERATORS] + [
     ("dcgan", "float32", {"spectral_norm": True, "minibatch_stddev": True})]
 
 
@@ -276,6 +277,19 @@ def test_every_variant_export_passes(exports, index):
     savers = saving.saver_functions(read_saved_model(exports[index]).meta_graphs[0])
     assert {re.sub(r"_\d+$", "", name) for name in savers} == {
         "__inference__traced_save", "__inference__traced_restore"}
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_translator_exports_pass(tmp_path, precision):
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = keras_gans.CycleGAN(image_shape=(32, 32, 3), generator_filters=4,
+                                    residual_blocks=1, seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.export(str(tmp_path / "b2a"), direction="b2a")
+    translator = keras_gans.load_pretrained(str(tmp_path / "b2a"))
+    assert translator.translate(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2, 32, 32, 3)
 
 
 def test_exports_load_without_trust(dcgan_export, cgan_export):

@@ -2,15 +2,19 @@
 
 - `adversarial.AdversarialModel`: the game layer, any number of players;
 - `noise_to_image.NoiseToImage`: the task layer of GANs from noise;
+- `image_to_image.ImageToImage`: the task layer of translators between domains;
 - `gan`, `dcgan`, `vanilla`, `conditional`, `wgan`, `wgan_gp`, `sngan`,
-  `progan`: the variants;
+  `progan`, `cyclegan`: the variants;
 - `networks`: the generator and discriminator builders they use.
 """
 
+from keras_gans import schedules  # registers the learning-rate schedules for loading
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.models.conditional import ConditionalGAN
+from keras_gans.models.cyclegan import CycleGAN
 from keras_gans.models.dcgan import DCGAN
 from keras_gans.models.gan import GAN
+from keras_gans.models.image_to_image import ImageToImage
 from keras_gans.models.noise_to_image import NoiseToImage
 from keras_gans.models.progan import ProGAN
 from keras_gans.models.sngan import SNGAN
@@ -27,6 +31,7 @@ VARIANTS = {
     "wgan-gp": WGANGP,
     "sngan": SNGAN,
     "progan": ProGAN,
+    "cyclegan": CycleGAN,
 }
 
 

@@ -59,7 +59,9 @@ class AdversarialModel(keras.Model):
 
     - `players`: `{player attribute: optimizer prefix}`, e.g.
       `{"discriminator": "d", "generator": "g"}`; `compile` then takes
-      `d_optimizer` and `g_optimizer` and sets those attributes.
+      `d_optimizer` and `g_optimizer` and sets those attributes. Players
+      with the same prefix share one optimizer, which steps once for all of
+      them (CycleGAN's two generators, as `itertools.chain` in PyTorch).
     - `averaged_players`: the players `ema_decay` keeps a moving average of,
       as `ema_<player>`.
     - `supported_options`: the compile options it implements; any other one
@@ -157,12 +159,26 @@ class AdversarialModel(keras.Model):
         self.check_supported(options)
         super().compile(**kwargs)
         self.compile_options = dict(options)
-        for name, prefix in self.players.items():
-            optimizer = self._prepare_optimizer(optimizers.get(name))
+        for prefix, players in self.players_by_optimizer().items():
+            given = {id(optimizers[name]): optimizers[name] for name in players
+                     if optimizers.get(name) is not None}
+            if len(given) > 1:
+                raise ValueError(f"{', '.join(players)} share the {prefix}_optimizer: give "
+                                 "them one optimizer, not several.")
+            optimizer = self._prepare_optimizer(next(iter(given.values()), None))
             setattr(self, f"{prefix}_optimizer", optimizer)
             # Build now: a `.keras` file then restores its state, and under
             # tf.distribute it must not be built inside the step.
-            optimizer.build(getattr(self, name).trainable_variables)
+            optimizer.build([variable for name in players
+                             for variable in getattr(self, name).trainable_variables])
+
+    @classmethod
+    def players_by_optimizer(cls):
+        """`{optimizer prefix: [players it updates]}`, in declaration order."""
+        groups = {}
+        for name, prefix in cls.players.items():
+            groups.setdefault(prefix, []).append(name)
+        return groups
 
     @classmethod
     def check_supported(cls, options):
@@ -189,7 +205,7 @@ class AdversarialModel(keras.Model):
 
     def get_compile_config(self):
         optimizers = {f"{prefix}_optimizer": keras.saving.serialize_keras_object(
-            self.optimizer_of(name)) for name, prefix in self.players.items()}
+            getattr(self, f"{prefix}_optimizer")) for prefix in self.players_by_optimizer()}
         return {**optimizers, **self.compile_options}
 
     def compile_from_config(self, config):
@@ -291,6 +307,28 @@ class AdversarialModel(keras.Model):
     def check_batch(self, data):
         """Runs the step's input checks on one batch and returns it unchanged."""
         return data
+
+    def check_images(self, images):
+        """Returns `images`, or raises a clear error if they are not a batch of
+        floats in [-1, 1] of the model's image shape."""
+        shape = tuple(images.shape[1:])
+        if len(images.shape) != 4 or shape != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__} generates images of shape "
+                f"{self.image_shape}, but the dataset yields batches of shape "
+                f"{tuple(images.shape)}. Resize or rebuild the model for "
+                "these images (a batch must be (batch, height, width, channels))."
+            )
+        if not images.dtype.is_floating:
+            raise ValueError(
+                f"Images must be floats in [-1, 1], got dtype {images.dtype.name}. "
+                "Scale uint8 pixels with x / 127.5 - 1 "
+                "(keras_gans.data.load_dataset does this)."
+            )
+        return tf_backend.checked(images, (
+            ops.max(ops.abs(images)) <= ops.cast(1.0 + 1e-3, images.dtype),
+            "Images must lie in [-1, 1] (scale uint8 pixels with x / 127.5 - 1); "
+            "this batch lies outside."))
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`. A `tf.data.Dataset` is shuffled by its own

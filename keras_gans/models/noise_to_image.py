@@ -208,28 +208,6 @@ class NoiseToImage(AdversarialModel):
             images, labels = data, None
         return self.check_images(images), self.check_labels(labels)
 
-    def check_images(self, images):
-        """Returns `images`, or raises a clear error if they are not a batch of
-        floats in [-1, 1] of the model's image shape."""
-        shape = tuple(images.shape[1:])
-        if len(images.shape) != 4 or shape != self.image_shape:
-            raise ValueError(
-                f"{type(self).__name__} generates images of shape "
-                f"{self.image_shape}, but the dataset yields batches of shape "
-                f"{tuple(images.shape)}. Resize or rebuild the model for "
-                "these images (a batch must be (batch, height, width, channels))."
-            )
-        if not images.dtype.is_floating:
-            raise ValueError(
-                f"Images must be floats in [-1, 1], got dtype {images.dtype.name}. "
-                "Scale uint8 pixels with x / 127.5 - 1 "
-                "(keras_gans.data.load_dataset does this)."
-            )
-        return tf_backend.checked(images, (
-            ops.max(ops.abs(images)) <= ops.cast(1.0 + 1e-3, images.dtype),
-            "Images must lie in [-1, 1] (scale uint8 pixels with x / 127.5 - 1); "
-            "this batch lies outside."))
-
     def check_batch(self, data):
         checked = [value for value in self.unpack(data) if value is not None]
         return tf_backend.after(checked, data)

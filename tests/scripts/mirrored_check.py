@@ -83,6 +83,11 @@ def build(variant):
         model = keras_gans.WGANGP(generator=generator, discriminator=critic,
                                   seed=1, n_critic=1, historical_averaging=1e-3)
         extra = {}
+    elif variant == "cyclegan":
+        # A pool of 4 fills in the first step and swaps in the second.
+        model = keras_gans.CycleGAN((32, 32, 3), generator_filters=4, residual_blocks=1,
+                                    discriminator_filters=4, pool_size=4, seed=1)
+        extra = {}
     else:
         raise ValueError(variant)
     model.compile(d_optimizer=keras.optimizers.SGD(0.01),
@@ -92,6 +97,9 @@ def build(variant):
 
 def batch(variant):
     rng = np.random.default_rng(0)
+    if variant == "cyclegan":
+        return tuple(rng.uniform(-1, 1, (GLOBAL_BATCH, 32, 32, 3)).astype("float32")
+                     for _ in range(2))
     images = rng.uniform(-1, 1, (GLOBAL_BATCH, 28, 28, 1)).astype("float32")
     if variant == "cgan":
         labels = rng.integers(0, NUM_CLASSES, GLOBAL_BATCH).astype("int32")
@@ -121,12 +129,16 @@ def all_weights(model):
     ]
 
 
+def generator_of(model):
+    return getattr(model, "generator", None) or model.generator_a2b
+
+
 def compare(variant, strategy):
     single = build(variant)
     with strategy.scope():
         mirrored = build(variant)
     mirrored.set_weights(single.get_weights())
-    initial = [np.asarray(v) for v in single.generator.weights]
+    initial = [np.asarray(v) for v in generator_of(single).weights]
     data = batch(variant)
     single_data = data
     if variant == "wgan":
@@ -142,7 +154,7 @@ def compare(variant, strategy):
             for x, y in zip(a, b, strict=True)),
         "generator_change": max(
             float(np.max(np.abs(x - np.asarray(y))))
-            for x, y in zip(initial, mirrored.generator.weights, strict=True)),
+            for x, y in zip(initial, generator_of(mirrored).weights, strict=True)),
         "iterations": [int(single.d_optimizer.iterations.numpy()),
                        int(mirrored.d_optimizer.iterations.numpy())],
         **({"images_seen": [int(single.images_seen.numpy()),
@@ -192,4 +204,5 @@ def main(variants):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "progan", "noise", "dcgan"])
+    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "progan", "cyclegan", "noise",
+                          "dcgan"])
