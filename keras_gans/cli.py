@@ -140,10 +140,10 @@ def _build_parser():
                         help="train for at least this many steps, rounded up to whole "
                         "epochs; small datasets need more epochs than large ones")
     run.add_argument("--batch-size", type=_positive_int,
-                     help="images per step (default 64); for WGAN and WGAN-GP the critic "
-                     "minibatch, each step reading n_critic of them, for SNGAN the "
-                     "discriminator minibatch, each step reading n_dis of them; for "
-                     "progan every stage's (default: its own)")
+                     help="images per step; for WGAN and WGAN-GP the critic minibatch, "
+                     "each step reading n_critic of them, for SNGAN the discriminator "
+                     "minibatch, each step reading n_dis of them; for progan every "
+                     "stage's, whose default is the variant's own (default: 64)")
     run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
     existing = run.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",

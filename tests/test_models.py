@@ -403,4 +403,4 @@ def test_conditional_model_needs_conditional_networks():
 def test_variant_registry_names_every_class():
     assert keras_gans.get_variant("wgan-gp") is keras_gans.WGANGP
     assert set(keras_gans.VARIANTS) == {"vanilla", "dcgan", "cgan", "wgan", "wgan-gp",
-                                        "sngan"}
+                                        "sngan", "progan", "cyclegan"}
