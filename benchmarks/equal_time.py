@@ -107,6 +107,9 @@ def main():
     parser.add_argument("--learning-rate", type=float,
                         help="Adam learning rate of both players, keeping the variant's "
                         "betas (default: the variant's optimizers)")
+    parser.add_argument("--adam-betas", metavar="BETA_1,BETA_2",
+                        help="Adam's betas for both players, e.g. 0.5,0.999 "
+                        "(default: the variant's)")
     parser.add_argument("--save", metavar="DIR", help="write the final model as a preset")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     args = parser.parse_args()
@@ -128,10 +131,13 @@ def main():
     step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
     dataset = data.make_dataset(images.images, batch_size=step_batch, seed=0)
     compile_options = dict(map(parse_option, args.compile_option))
-    if args.learning_rate:
+    if args.learning_rate or args.adam_betas:
         for prefix in model.players.values():
             optimizer = model.default_optimizer()
-            optimizer.learning_rate = args.learning_rate
+            if args.learning_rate:
+                optimizer.learning_rate = args.learning_rate
+            if args.adam_betas:
+                optimizer.beta_1, optimizer.beta_2 = map(float, args.adam_betas.split(","))
             compile_options[f"{prefix}_optimizer"] = optimizer
     model.compile(**compile_options)
 
@@ -147,6 +153,7 @@ def main():
     steps = int(model.optimizer_of("generator").iterations)
     row = {"variant": args.variant, "options": args.option,
            "compile_options": args.compile_option, "learning_rate": args.learning_rate,
+           "adam_betas": args.adam_betas,
            "batch_size": args.batch_size, "cpu": hardware.describe(),
            "wall_minutes": round((time.perf_counter() - started) / 60, 1),
            "steps": steps, "images_seen": clock.batches * step_batch,
