@@ -16,6 +16,9 @@ space, with the EMA generator where the recipe keeps one.
         --cpu-minutes 20 --option ema_decay=0.999
     taskset -c 1 python benchmarks/equal_time.py sngan --label sngan-w64 \\
         --cpu-minutes 20 --option width=64 --option ema_decay=0.999
+    taskset -c 0 python benchmarks/equal_time.py progan --dataset emoji \\
+        --image-size 64 --precision mixed_bfloat16 --cpu-minutes 40 \\
+        --option fade_images=6000 --option stable_images=6000
     python benchmarks/equal_time.py --table
 
 `--save DIR` writes the final model as a preset (`save_to_preset`).
@@ -69,6 +72,13 @@ def parse_option(text):
         return name, value
 
 
+def images_seen(model, batches_read):
+    """The images D trained on: ProGAN counts them (its stages read part of a
+    batch); other variants read every image of each batch."""
+    counter = getattr(model, "images_seen", None)
+    return batches_read if counter is None else int(keras.ops.convert_to_numpy(counter))
+
+
 def results_path(dataset, image_size):
     return os.path.join(RESULTS, f"equal_time_{dataset}_{image_size}.json")
 
@@ -110,6 +120,8 @@ def main():
     parser.add_argument("--adam-betas", metavar="BETA_1,BETA_2",
                         help="Adam's betas for both players, e.g. 0.5,0.999 "
                         "(default: the variant's)")
+    parser.add_argument("--precision", default="float32",
+                        help="dtype policy, e.g. mixed_bfloat16 (default: float32)")
     parser.add_argument("--save", metavar="DIR", help="write the final model as a preset")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     args = parser.parse_args()
@@ -123,12 +135,18 @@ def main():
 
     from keras_gans.models import get_variant
 
+    keras.mixed_precision.set_global_policy(args.precision)
     images = data.load_images(args.dataset, "train", image_size=image_size,
                               style=args.style)
-    model = get_variant(args.variant)(image_shape=images.images.shape[1:], seed=0,
-                                      **dict(map(parse_option, args.option)))
-    # A step of WGAN or SNGAN reads n_critic or n_dis minibatches of --batch-size.
-    step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
+    variant = get_variant(args.variant)
+    shape = images.images.shape[1:]
+    shape_argument = {"image_shape": shape} if variant.__name__ != "ProGAN" else {
+        "final_image_shape": shape}
+    model = variant(**shape_argument, seed=0, **dict(map(parse_option, args.option)))
+    if hasattr(model, "max_batch_size"):  # ProGAN: its stage's batch of the largest
+        step_batch = model.max_batch_size
+    else:  # A step of WGAN or SNGAN reads n_critic or n_dis minibatches of --batch-size.
+        step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
     dataset = data.make_dataset(images.images, batch_size=step_batch, seed=0)
     compile_options = dict(map(parse_option, args.compile_option))
     if args.learning_rate or args.adam_betas:
@@ -156,14 +174,15 @@ def main():
            "adam_betas": args.adam_betas,
            "batch_size": args.batch_size, "cpu": hardware.describe(),
            "wall_minutes": round((time.perf_counter() - started) / 60, 1),
-           "steps": steps, "images_seen": clock.batches * step_batch,
+           "precision": args.precision, "steps": steps,
+           "images_seen": images_seen(model, clock.batches * step_batch),
            "curve": clock.curve}
     if args.save:
         command = "python benchmarks/equal_time.py " + " ".join(sys.argv[1:])
         model.save_to_preset(args.save, metadata={
             "dataset": args.dataset, "style": args.style if args.dataset == "emoji" else None,
             "command": command, "cpu": row["cpu"], "cpu_minutes": args.cpu_minutes,
-            "batch_size": args.batch_size, **clock.curve[-1]})
+            "batch_size": args.batch_size, "precision": args.precision, **clock.curve[-1]})
 
     os.makedirs(RESULTS, exist_ok=True)
     rows = {}

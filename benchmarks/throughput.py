@@ -7,7 +7,7 @@ drift hits them all alike; the table reports each one's best round.
 
     python benchmarks/throughput.py --seconds 20 --repeats 2
 
-Writes `benchmarks/results/throughput.json` and `throughput.md`.
+Writes `benchmarks/results/throughput<suffix>.json` and `.md`.
 """
 
 import argparse
@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The policy the per-variant rows train in: bfloat16 only where the CPU computes
 # it natively (elsewhere it is emulated and several times slower).
 FAST_POLICY = "mixed_bfloat16" if hardware.cpu_has_native_bfloat16() else "float32"
+AUTO = hardware.fastest_settings()
 
 # (name, model, batch size, policy, extra options)
 CONFIGS = [
@@ -47,6 +48,9 @@ CONFIGS = [
     ("wgan", "wgan", 64, FAST_POLICY, {}),
     ("wgan-gp", "wgan-gp", 64, FAST_POLICY, {}),
     ("sngan", "sngan", 64, FAST_POLICY, {}),
+    ("progan (28x28 stage)", "progan", 64, FAST_POLICY, {}),
+    ("dcgan, keras-gans train's automatic choice", "dcgan", 64, AUTO.precision,
+     {"jit_compile": AUTO.jit_compile}),
 ]
 
 
@@ -62,6 +66,10 @@ def build(model_name, options):
         model = TutorialDCGAN()
     elif model_name == "dcgan-sn":
         model = keras_gans.DCGAN(seed=0, spectral_norm=True)
+    elif model_name == "progan":  # at its last stage, fully faded in
+        model = keras_gans.ProGAN(final_image_shape=(28, 28, 1), seed=0, batch_sizes=64)
+        model.images_seen.assign(model.schedule.total_images)
+        model.sync_stage()
     else:
         model = keras_gans.get_variant(model_name)(seed=0)
     model.compile(**compile_options)
@@ -87,6 +95,7 @@ def measure_training(model_name, batch_size, policy, options, seconds):
                                 images.labels[:20000] if labelled else None,
                                 batch_size=per_step, seed=0, repeat=True)
     dataset = dataset.take(10_000_000)
+    flops_per_image = hardware.train_step_flops(model, next(iter(dataset))) / per_step
 
     class Timer(keras.callbacks.Callback):
         def __init__(self):
@@ -108,6 +117,8 @@ def measure_training(model_name, batch_size, policy, options, seconds):
         "images_per_second": round(steps * per_step / elapsed, 1),
         "steps_per_second": round(steps / elapsed, 2),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "mflops_per_image": round(flops_per_image / 1e6, 1),
+        "gflops_per_second": round(flops_per_image * steps * per_step / elapsed / 1e9, 1),
         "tensorflow": tf.__version__,
     }
 
@@ -139,6 +150,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--child")
     parser.add_argument("--sampling-child", action="store_true")
+    parser.add_argument("--suffix", default="", help="of the results' file names, e.g. _xeon")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure_training(*json.loads(args.child), args.seconds)))
@@ -158,31 +170,39 @@ def main():
             print(json.dumps({"round": round_index, "config": config, **result}), flush=True)
             if key not in best or result["images_per_second"] > best[key]["images_per_second"]:
                 best[key] = {"name": config[0], "batch_size": config[2],
-                             "policy": config[3], **result}
+                             "policy": config[3],
+                             "jit_compile": bool(config[4].get("jit_compile")), **result}
     sampling = run_child(__file__, "--sampling-child", "--seconds", args.seconds)
 
     reference = best[json.dumps(CONFIGS[0][1:])]["images_per_second"]
-    machine = hardware.describe()
+    machine, peak = hardware.describe(), hardware.peak_fp32_flops()
     lines = [f"Training throughput on {machine}, TensorFlow "
              f"{next(iter(best.values()))['tensorflow']}; best of {args.repeats} interleaved "
              f"rounds of {args.seconds:.0f} s. WGAN steps read n_critic = 5 critic "
              "minibatches of the batch size, SNGAN steps n_dis = 5 discriminator "
-             "minibatches.", "",
-             "| configuration | batch | policy | images/s | steps/s | vs reference float32 "
-             "b64 | peak memory |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "minibatches. FLOPs per image: one training step's graph, counted as "
+             "TensorFlow's profiler does, over the images it reads. The float32 peak: "
+             f"{peak.formula}.", "",
+             "| configuration | batch | policy | XLA | images/s | steps/s | vs reference "
+             "float32 b64 | MFLOPs/image | GFLOP/s | share of fp32 peak | peak memory |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in best.values():
+        share = (f"{row['gflops_per_second'] * 1e9 / peak.flops_per_second:.0%}"
+                 if peak.flops_per_second else "")
         lines.append(f"| {row['name']} | {row['batch_size']} | {row['policy']} | "
+                     f"{'yes' if row['jit_compile'] else 'no'} | "
                      f"{row['images_per_second']:.0f} | {row['steps_per_second']:.1f} | "
                      f"{row['images_per_second'] / reference:.2f}x | "
-                     f"{row['peak_memory_mb']} MB |")
+                     f"{row['mflops_per_image']:.0f} | {row['gflops_per_second']:.0f} | "
+                     f"{share} | {row['peak_memory_mb']} MB |")
     lines += ["", f"Sampling from an exported DCGAN SavedModel (batch 256): "
               f"{sampling['images_per_second']:.0f} images/s."]
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "throughput.json"), "w") as f:
-        json.dump({"machine": machine, "rows": list(best.values()), "sampling": sampling},
+    with open(os.path.join(HERE, "results", f"throughput{args.suffix}.json"), "w") as f:
+        json.dump({"machine": machine, "peak_fp32": peak.formula, "rows": list(best.values()),
+                   "sampling": sampling},
                   f, indent=1)
-    with open(os.path.join(HERE, "results", "throughput.md"), "w") as f:
+    with open(os.path.join(HERE, "results", f"throughput{args.suffix}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 

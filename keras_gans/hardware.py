@@ -1,4 +1,4 @@
-"""What the machine offers for training: CPU model and native bfloat16.
+"""What the machine offers for training: CPU model, native bfloat16, peak FLOP/s.
 
 `mixed_bfloat16` is fast only where the hardware computes in bfloat16: GPUs
 and TPUs that support it, and CPUs with AMX or AVX512-BF16 (recent Intel Xeon,
@@ -17,24 +17,31 @@ CPUINFO = "/proc/cpuinfo"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_info(path=CPUINFO):
-    """`(model name, set of feature flags)` of the first CPU; empty where the
-    system does not say (non-Linux)."""
-    model, flags = "", set()
+def _first_cpu(path=CPUINFO):
+    """The `key: value` fields of the first processor in `/proc/cpuinfo`; empty
+    where the system does not say (non-Linux)."""
+    fields = {}
     try:
         with open(path) as f:
             for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
-                if model and flags:
+                key, colon, value = line.partition(":")
+                if not colon:
+                    if fields:
+                        break
+                    continue
+                if key.strip() in fields:
                     break
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return model, flags
+    return fields
+
+
+def cpu_info(path=CPUINFO):
+    """`(model name, set of feature flags)` of the first CPU; empty where the
+    system does not say (non-Linux)."""
+    fields = _first_cpu(path)
+    return fields.get("model name", ""), set(fields.get("flags", "").split())
 
 
 def cpu_has_native_bfloat16(path=CPUINFO):
@@ -93,3 +100,109 @@ def fastest_settings(path=CPUINFO, has_gpu=False):
                         "where XLA was slower")
     return Settings("float32", True,
                     "this CPU emulates bfloat16, and XLA was about 2x faster on such CPUs")
+
+
+Peak = collections.namedtuple("Peak", ["flops_per_second", "formula"])
+
+
+def fp32_fma_lanes(path=CPUINFO):
+    """float32 multiply-adds one core can issue per cycle, from its vector
+    extensions: 32 with AVX-512 on Intel (two 512-bit FMA units), 16 with
+    AVX-512 on AMD (Zen 4 splits it over 256-bit units) or with AVX2 and FMA
+    (two 256-bit units), 4 otherwise (SSE, no fused multiply-add)."""
+    fields = _first_cpu(path)
+    flags = set(fields.get("flags", "").split())
+    if "avx512f" in flags and fields.get("vendor_id") == "GenuineIntel":
+        return 32
+    if "avx512f" in flags or {"avx2", "fma"} <= flags:
+        return 16
+    return 4
+
+
+def peak_fp32_flops(path=CPUINFO):
+    """The machine's float32 peak: cores x clock x FMA lanes x 2 FLOPs per FMA.
+
+    The clock is `/proc/cpuinfo`'s `cpu MHz` (the base clock on most virtual
+    machines; turbo is not counted). bfloat16 units (AMX, AVX512-BF16) can go
+    beyond this figure.
+
+    Args:
+        path: the `/proc/cpuinfo` to read.
+
+    Returns:
+        `Peak(flops_per_second, formula)`, with `flops_per_second=None` where
+        the clock is unknown.
+
+    Example:
+
+    ```python
+    peak = keras_gans.hardware.peak_fp32_flops()
+    print(peak.formula)   # 2 cores x 2.30 GHz x 32 FMA lanes x 2 = 294 GFLOP/s
+    ```
+    """
+    mhz = _first_cpu(path).get("cpu MHz")
+    if not mhz:
+        return Peak(None, "the CPU's clock is unknown")
+    cores, lanes, ghz = os.cpu_count(), fp32_fma_lanes(path), float(mhz) / 1000
+    flops = cores * ghz * 1e9 * lanes * 2
+    return Peak(flops, f"{cores} cores x {ghz:.2f} GHz x {lanes} FMA lanes x 2 = "
+                       f"{flops / 1e9:.0f} GFLOP/s")
+
+
+def graph_flops(function, *input_signature):
+    """Floating-point operations of one call of `function`, counted from its
+    graph with the cost functions TensorFlow's profiler uses (convolutions and
+    their gradients, matrix products, element-wise ops; ops without a cost
+    function, such as casts and copies, count 0).
+
+    Args:
+        function: a Python function of tensors, or a `tf.function`.
+        *input_signature: `tf.TensorSpec`s (or nests of them) of its arguments.
+
+    Returns:
+        The count, an int.
+
+    Example:
+
+    ```python
+    flops = keras_gans.hardware.graph_flops(
+        tf.matmul, tf.TensorSpec((8, 16)), tf.TensorSpec((16, 4)))   # 1024
+    ```
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import ops as tf_ops
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers)
+    from tensorflow.python.util import deprecation
+
+    if not isinstance(function, tf.types.experimental.PolymorphicFunction):
+        function = tf.function(function)
+    graph = function.get_concrete_function(*input_signature).graph
+    total = 0
+    with deprecation.silence():  # the cost functions read shapes through a TF1 helper
+        for op in graph.get_operations():
+            try:
+                total += tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+            except (ValueError, TypeError):  # no cost function, or an unknown shape
+                continue
+    return int(total)
+
+
+def train_step_flops(model, batch):
+    """FLOPs of one `model.train_step(batch)`: both players' forward and
+    backward passes and the optimizer updates.
+
+    Args:
+        model: a built, compiled model.
+        batch: one batch as `fit` would give it (a tensor, or a tuple of them).
+
+    Example:
+
+    ```python
+    flops = keras_gans.hardware.train_step_flops(gan, images[:64]) / 64   # per image
+    ```
+    """
+    import tensorflow as tf
+
+    signature = tf.nest.map_structure(
+        lambda x: tf.TensorSpec.from_tensor(tf.convert_to_tensor(x)), batch)
+    return graph_flops(model.train_step, signature)

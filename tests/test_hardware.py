@@ -104,3 +104,54 @@ def test_train_resolves_auto_speed_settings_and_explicit_flags_win(
                                       "--jit-compile", "off")
     assert status == 0 and "Speed:" not in printed
     assert (metadata["precision"], metadata["jit_compile"]) == ("float32", False)
+
+
+XEON_AVX512 = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu MHz\t\t: 2300.000
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu avx2 fma avx512f avx512_bf16
+"""
+
+
+@pytest.mark.parametrize("text, lanes", [
+    (XEON_AVX512, 32),
+    (XEON_AVX512.replace("GenuineIntel", "AuthenticAMD"), 16),
+    (AMD_AVX2, 16),
+    ("processor\t: 0\nflags\t\t: fpu sse sse2\n", 4),
+])
+def test_fma_lanes_follow_the_vector_units(cpuinfo, text, lanes):
+    assert hardware.fp32_fma_lanes(cpuinfo(text)) == lanes
+
+
+def test_peak_is_cores_clock_lanes_and_two_flops_per_fma(cpuinfo, monkeypatch):
+    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 2)
+    peak = hardware.peak_fp32_flops(cpuinfo(XEON_AVX512))
+    assert peak.flops_per_second == pytest.approx(2 * 2.3e9 * 32 * 2)
+    assert peak.formula == "2 cores x 2.30 GHz x 32 FMA lanes x 2 = 294 GFLOP/s"
+    assert hardware.peak_fp32_flops(cpuinfo(AMD_AVX2)).flops_per_second is None
+
+
+def test_graph_flops_counts_a_matrix_product_and_a_train_step():
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_gans
+
+    assert hardware.graph_flops(tf.matmul, tf.TensorSpec((8, 16)), tf.TensorSpec((16, 4))) == (
+        2 * 8 * 16 * 4)
+    gan = keras_gans.VanillaGAN(image_shape=(8, 8, 1), latent_dim=4,
+                                discriminator_units=(16,), seed=0)
+    gan.compile()
+    images = np.zeros((4, 8, 8, 1), "float32")
+    flops = hardware.train_step_flops(gan, images)
+    # G's forward products alone: 2 * batch * inputs * outputs per dense kernel;
+    # the step runs G forward and backward and D on real and fake images.
+    generator_forward = sum(2 * 4 * int(np.prod(w.shape))
+                            for w in gan.generator.weights if len(w.shape) == 2)
+    assert flops > 3 * generator_forward
+    # Per-image work grows with the batch; the optimizers' updates do not.
+    flops_8, flops_12 = (hardware.train_step_flops(gan, np.zeros((n, 8, 8, 1), "float32"))
+                         for n in (8, 12))
+    assert flops_12 - flops_8 == pytest.approx(flops_8 - flops, rel=1e-3)
+    assert flops_8 - flops > 2 * generator_forward
