@@ -117,6 +117,8 @@ def main():
     parser.add_argument("--learning-rate", type=float,
                         help="Adam learning rate of both players, keeping the variant's "
                         "betas (default: the variant's optimizers)")
+    parser.add_argument("--d-lr", type=float, help="D's learning rate (over --learning-rate)")
+    parser.add_argument("--g-lr", type=float, help="G's learning rate (over --learning-rate)")
     parser.add_argument("--adam-betas", metavar="BETA_1,BETA_2",
                         help="Adam's betas for both players, e.g. 0.5,0.999 "
                         "(default: the variant's)")
@@ -149,11 +151,13 @@ def main():
         step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
     dataset = data.make_dataset(images.images, batch_size=step_batch, seed=0)
     compile_options = dict(map(parse_option, args.compile_option))
-    if args.learning_rate or args.adam_betas:
-        for prefix in model.players.values():
+    player_rates = {"discriminator": args.d_lr, "generator": args.g_lr}
+    if args.learning_rate or args.adam_betas or args.d_lr or args.g_lr:
+        for player, prefix in model.players.items():
             optimizer = model.default_optimizer()
-            if args.learning_rate:
-                optimizer.learning_rate = args.learning_rate
+            learning_rate = player_rates.get(player) or args.learning_rate
+            if learning_rate:
+                optimizer.learning_rate = learning_rate
             if args.adam_betas:
                 optimizer.beta_1, optimizer.beta_2 = map(float, args.adam_betas.split(","))
             compile_options[f"{prefix}_optimizer"] = optimizer
@@ -171,7 +175,7 @@ def main():
     steps = int(model.optimizer_of("generator").iterations)
     row = {"variant": args.variant, "options": args.option,
            "compile_options": args.compile_option, "learning_rate": args.learning_rate,
-           "adam_betas": args.adam_betas,
+           "d_lr": args.d_lr, "g_lr": args.g_lr, "adam_betas": args.adam_betas,
            "batch_size": args.batch_size, "cpu": hardware.describe(),
            "wall_minutes": round((time.perf_counter() - started) / 60, 1),
            "precision": args.precision, "steps": steps,
