@@ -21,7 +21,9 @@ space, with the EMA generator where the recipe keeps one.
         --option fade_images=6000 --option stable_images=6000
     python benchmarks/equal_time.py --table
 
-`--save DIR` writes the final model as a preset (`save_to_preset`).
+`--save DIR` writes the final model as a preset (`save_to_preset`) and
+evaluates it on `--zoo-n` samples into its `metadata.json`, as the zoo lists
+its models.
 """
 
 import argparse
@@ -125,12 +127,21 @@ def main():
     parser.add_argument("--precision", default="float32",
                         help="dtype policy, e.g. mixed_bfloat16 (default: float32)")
     parser.add_argument("--save", metavar="DIR", help="write the final model as a preset")
+    parser.add_argument("--zoo-n", type=int, default=10000,
+                        help="samples of the saved model's final evaluation")
+    parser.add_argument("--finish-preset", nargs=2, metavar=("DIR", "LABEL"),
+                        help="complete the metadata of a preset saved by the run LABEL")
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     args = parser.parse_args()
     image_size = args.image_size or {"fashion_mnist": 28}.get(args.dataset, 32)
     path = results_path(args.dataset, image_size)
     if args.table:
         print(table(path))
+        return
+    if args.finish_preset:
+        with open(path) as f:
+            row = json.load(f)[args.finish_preset[1]]
+        finish_preset(args.finish_preset[0], row, args.zoo_n)
         return
     if not args.variant:
         parser.error("give a variant, or --table")
@@ -197,6 +208,32 @@ def main():
     with open(path, "w") as f:
         json.dump(rows, f, indent=1)
     print(table(path))
+    if args.save:
+        finish_preset(args.save, row, args.zoo_n)
+
+
+def finish_preset(directory, row, n):
+    """Completes a saved run's `metadata.json` as the zoo lists its models: the
+    whole evaluation on `n` samples, the class names, epochs and times."""
+    from keras_gans import saving
+
+    model = saving.load_preset(directory)
+    metadata = saving.read_metadata(directory)
+    images = data.load_images(metadata["dataset"], "train", image_size=model.image_shape[0],
+                              style=metadata.get("style") or "google")
+    result = evaluation.evaluate_generator(model, dataset=metadata["dataset"],
+                                           style=metadata.get("style") or "google", n=n)
+    metadata.update(result, class_names=images.class_names,
+                    epochs=round(row["images_seen"] / len(images.images), 2),
+                    steps=row["steps"], images_seen=row["images_seen"],
+                    cpu_minutes=row["curve"][-1]["cpu_minutes"],
+                    wall_time_seconds=round(row["wall_minutes"] * 60),
+                    generator="trained: the run's EMA average of the generator"
+                    if getattr(model, "ema_decay", None) else "trained: the run's generator",
+                    discriminator="trained: the run's discriminator",
+                    optimizers="the run's, at their initial learning rates, no state")
+    saving.write_metadata(directory, metadata)
+    print(f"{directory}: FID {result['fid']:.2f} on n={n}")
 
 
 if __name__ == "__main__":
