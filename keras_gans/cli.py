@@ -681,14 +681,29 @@ def _build_model(args, model_arguments, steps_per_epoch, decay_epochs=None):
     return model
 
 
-def _choose_speed_settings(args):
+def _choose_speed_settings(args, build=None, batch=None):
     """Resolves `--precision auto` and `--jit-compile auto|on|off`; prints
-    what auto chose, in one line."""
+    what auto chose, in one line. On a CPU with `build()` and a `batch`,
+    auto times the step in each candidate setting once per machine
+    and model (`hardware.choose_speed`); otherwise the CPU kind decides
+    (`hardware.fastest_settings`)."""
     import tensorflow as tf
 
     from keras_gans import hardware
 
-    fastest = hardware.fastest_settings(has_gpu=bool(tf.config.list_physical_devices("GPU")))
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    fastest = hardware.fastest_settings(has_gpu=has_gpu)
+    automatic = args.precision == "auto" or args.jit_compile == "auto"
+    if automatic and build is not None and not has_gpu:
+        candidates = [(precision, jit_compile)
+                      for precision, jit_compile in hardware.speed_candidates()
+                      if args.precision in ("auto", precision)
+                      and args.jit_compile in ("auto", "on" if jit_compile else "off")]
+        if candidates:
+            shape = "x".join(str(size) for size in tf.nest.flatten(batch)[0].shape[1:])
+            key = (f"{args.variant} {shape}, batch {tf.nest.flatten(batch)[0].shape[0]}"
+                   f"{', conditional' if args.conditional else ''}")
+            fastest = hardware.choose_speed(build, batch, key, candidates)
     chosen = []
     if args.precision == "auto":
         args.precision = fastest.precision
@@ -701,6 +716,15 @@ def _choose_speed_settings(args):
     if chosen:
         print(f"Speed: {', '.join(chosen)} ({fastest.reason}); --precision and "
               "--jit-compile choose otherwise.")
+
+
+def _use_speed_settings(args, build=None, batch=None):
+    """Chooses the speed settings and sets the global dtype policy to them."""
+    import keras
+
+    _choose_speed_settings(args, build, batch)
+    keras.mixed_precision.set_global_policy(args.precision)
+    _warn_if_bfloat16_is_emulated(args.precision)
 
 
 def _warn_if_bfloat16_is_emulated(precision):
@@ -863,7 +887,6 @@ def _check_options_against_checkpoint(args, model, checkpoint_path):
 
 
 def run_train(args):
-    import keras
 
     from keras_gans import callbacks as gan_callbacks
     from keras_gans import files, hardware, saving
@@ -871,9 +894,6 @@ def run_train(args):
     _check_variant_options(args)
     task = _training_run(args)
     out = _out_dir(args, task.run_name)
-    _choose_speed_settings(args)
-    keras.mixed_precision.set_global_policy(args.precision)
-    _warn_if_bfloat16_is_emulated(args.precision)
     task.load()
     if args.overwrite:
         _delete_previous_run(out)
@@ -881,6 +901,7 @@ def run_train(args):
     checkpoint_dir = os.path.join(out, "checkpoint")
     model, initial_epoch, state = None, 0, {}
     if args.resume:
+        _use_speed_settings(args)  # by CPU kind: the checkpoint holds the model
         model, initial_epoch = gan_callbacks.GANCheckpoint.resume(checkpoint_dir)
         if model is None:
             raise CLIError(f"--resume: there is no checkpoint in {checkpoint_dir} to resume; "
@@ -926,8 +947,13 @@ def run_train(args):
             raise CLIError("--decay-epochs applies to --lr-schedule linear")
         if decay_epochs and decay_epochs > args.epochs:
             raise CLIError(f"--decay-epochs {decay_epochs} exceeds --epochs {args.epochs}")
-        model = _build_model(args, task.model_arguments(conditional), steps_per_epoch,
-                             decay_epochs)
+
+        def build():
+            return _build_model(args, task.model_arguments(conditional), steps_per_epoch,
+                                decay_epochs)
+
+        _use_speed_settings(args, build, next(iter(dataset)))
+        model = build()
     else:
         _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.

@@ -206,3 +206,129 @@ def train_step_flops(model, batch):
     signature = tf.nest.map_structure(
         lambda x: tf.TensorSpec.from_tensor(tf.convert_to_tensor(x)), batch)
     return graph_flops(model.train_step, signature)
+
+
+def speed_candidates(path=CPUINFO):
+    """The `(precision, jit_compile)` pairs worth timing on this CPU: float32
+    without and with XLA, and mixed_bfloat16 likewise where the CPU computes
+    bfloat16 natively (elsewhere it is emulated, several times slower)."""
+    precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bfloat16(path) else [])
+    return [(precision, jit_compile) for precision in precisions for jit_compile in (False, True)]
+
+
+def measure_images_per_second(model, batch, seconds=2.0):
+    """Images per second of `model.train_on_batch(batch)` after two warm-up
+    steps (the first traces or compiles the step)."""
+    import time
+
+    import tensorflow as tf
+
+    images = int(tf.nest.flatten(batch)[0].shape[0])
+    model.train_on_batch(batch)
+    model.train_on_batch(batch)
+    steps, start = 0, time.perf_counter()
+    while steps < 3 or time.perf_counter() - start < seconds:
+        model.train_on_batch(batch)
+        steps += 1
+    return steps * images / (time.perf_counter() - start)
+
+
+def probe_speed(build, batch, candidates, seconds=2.0):
+    """Times a model's training step under each dtype policy and XLA choice.
+
+    Args:
+        build: `build()` returns the compiled model, built under the global
+            dtype policy the probe sets; the probe sets its `jit_compile`.
+        batch: one training batch, as `fit` would give it.
+        candidates: `(precision, jit_compile)` pairs, e.g. `speed_candidates()`.
+        seconds: timing per candidate, after its warm-up.
+
+    Returns:
+        `{(precision, jit_compile): images per second}`; the global policy is
+        left as it was.
+
+    Example:
+
+    ```python
+    def make_gan():
+        gan = keras_gans.DCGAN()
+        gan.compile()
+        return gan
+
+    rates = keras_gans.hardware.probe_speed(
+        make_gan, images[:64], keras_gans.hardware.speed_candidates())
+    ```
+    """
+    import keras
+
+    policy = keras.mixed_precision.global_policy()
+    rates = {}
+    try:
+        for precision, jit_compile in candidates:
+            keras.mixed_precision.set_global_policy(precision)
+            model = build()
+            model.jit_compile = jit_compile
+            rates[(precision, jit_compile)] = measure_images_per_second(model, batch, seconds)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    return rates
+
+
+def choose_speed(build, batch, key, candidates=None, seconds=2.0, cache_dir=None):
+    """The fastest `(precision, jit_compile)` of `candidates` for a model on
+    this machine: probed once (`probe_speed`), then read from
+    `speed.json` in `cache_dir` (default `$KERAS_GANS_CACHE`, else
+    `~/.cache/keras_gans`) under `key` and this CPU and TensorFlow.
+
+    Args:
+        build, batch, seconds: as for `probe_speed`.
+        key: names the model and its batch, e.g. `"dcgan 28x28x1, batch 64"`.
+        candidates: default `speed_candidates()`.
+
+    Returns:
+        `Settings(precision, jit_compile, reason)`, the reason giving the
+        measured rates.
+
+    Example:
+
+    ```python
+    settings = keras_gans.hardware.choose_speed(make_gan, images[:64], "my dcgan, batch 64")
+    keras.mixed_precision.set_global_policy(settings.precision)
+    gan = make_gan()
+    gan.jit_compile = settings.jit_compile
+    ```
+    """
+    import json
+
+    import tensorflow as tf
+
+    from keras_gans.emoji import cache_root
+
+    candidates = candidates or speed_candidates()
+    path = os.path.join(cache_dir or cache_root(), "speed.json")
+    entry = (f"{describe()} | TensorFlow {tf.__version__} | {key} | "
+             + ", ".join(_speed_name(*candidate) for candidate in candidates))
+    try:
+        with open(path) as f:
+            cache = json.load(f)
+    except (OSError, ValueError):
+        cache = {}
+    if entry in cache:
+        rates = {tuple(pair): rate for *pair, rate in cache[entry]}
+        how = f"measured on this machine earlier, cached in {path}"
+    else:
+        rates = probe_speed(build, batch, candidates, seconds)
+        cache[entry] = [[*pair, round(rate, 1)] for pair, rate in rates.items()]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as f:
+            json.dump(cache, f, indent=1)
+        os.replace(temporary, path)
+        how = f"measured now, cached in {path}"
+    precision, jit_compile = max(rates, key=rates.get)
+    measured = ", ".join(f"{_speed_name(*pair)} {rate:.0f}" for pair, rate in rates.items())
+    return Settings(precision, jit_compile, f"images/s: {measured}; {how}")
+
+
+def _speed_name(precision, jit_compile):
+    return precision + (" + XLA" if jit_compile else "")

@@ -30,11 +30,13 @@ def pytest_configure(config):
 def float32_without_xla_by_default(monkeypatch):
     """`keras-gans train` picks its dtype policy and XLA by CPU kind; in the
     suite it picks float32 without XLA, so runs are alike on every machine.
-    Tests of that choice patch `fastest_settings` themselves."""
+    Tests of that choice patch `fastest_settings` and `choose_speed`
+    themselves."""
     from keras_gans import hardware
 
-    monkeypatch.setattr(hardware, "fastest_settings", lambda path=None, has_gpu=False:
-                        hardware.Settings("float32", False, "the test suite's choice"))
+    choice = hardware.Settings("float32", False, "the test suite's choice")
+    monkeypatch.setattr(hardware, "fastest_settings", lambda path=None, has_gpu=False: choice)
+    monkeypatch.setattr(hardware, "choose_speed", lambda *args, **kwargs: choice)
 
 
 def write_idx(path, array):

@@ -61,6 +61,7 @@ def test_cli_warns_when_bfloat16_would_be_emulated(monkeypatch, capsys, native, 
 
 
 ORIGINAL_FASTEST_SETTINGS = hardware.fastest_settings
+ORIGINAL_CHOOSE_SPEED = hardware.choose_speed
 
 
 @pytest.mark.parametrize("text, has_gpu, precision, jit_compile", [
@@ -85,8 +86,14 @@ def test_train_resolves_auto_speed_settings_and_explicit_flags_win(
 
     data = tmp_path / "tiny.npz"
     np.savez(data, x_train=np.zeros((8, 16, 16, 1), np.uint8))
-    monkeypatch.setattr(hardware, "fastest_settings", lambda path=None, has_gpu=False:
-                        hardware.Settings("mixed_bfloat16", True, "a test CPU"))
+    probes = []
+
+    def probe(build, batch, key, candidates):
+        probes.append((key, candidates))
+        assert build().generator.output.shape[1:] == (16, 16, 1)
+        return hardware.Settings("mixed_bfloat16", True, "a test probe")
+
+    monkeypatch.setattr(hardware, "choose_speed", probe)
 
     def train(out, *flags):
         status = cli.main(["train", "dcgan", "--data-dir", str(data), "--batch-size", "4",
@@ -96,14 +103,78 @@ def test_train_resolves_auto_speed_settings_and_explicit_flags_win(
 
     status, printed, metadata = train("auto")
     assert status == 0
-    assert "Speed: mixed_bfloat16, XLA (a test CPU)" in printed
+    assert "Speed: mixed_bfloat16, XLA (a test probe)" in printed
     assert (metadata["precision"], metadata["jit_compile"]) == ("mixed_bfloat16", True)
     assert keras.mixed_precision.global_policy().name == "float32"
+    assert probes[0] == ("dcgan 16x16x1, batch 4", hardware.speed_candidates())
+
+    # An explicit flag wins, and auto chooses among what it leaves open.
+    probes.clear()
+    monkeypatch.setattr(hardware, "choose_speed", lambda build, batch, key, candidates: (
+        probes.append(candidates) or hardware.Settings("float32", True, "a test probe")))
+    status, printed, metadata = train("half", "--precision", "float32")
+    assert status == 0 and "Speed: XLA (a test probe)" in printed
+    assert probes == [[("float32", False), ("float32", True)]]
 
     status, printed, metadata = train("explicit", "--precision", "float32",
                                       "--jit-compile", "off")
     assert status == 0 and "Speed:" not in printed
     assert (metadata["precision"], metadata["jit_compile"]) == ("float32", False)
+    assert len(probes) == 1
+
+
+@pytest.mark.parametrize("text, candidates", [
+    (AMD_AVX2, [("float32", False), ("float32", True)]),
+    (XEON_AMX, [("float32", False), ("float32", True),
+                ("mixed_bfloat16", False), ("mixed_bfloat16", True)]),
+])
+def test_speed_candidates_leave_out_emulated_bfloat16(cpuinfo, text, candidates):
+    assert hardware.speed_candidates(cpuinfo(text)) == candidates
+
+
+def test_choose_speed_probes_once_per_model_then_reads_the_cache(tmp_path, monkeypatch):
+    rates = {("float32", False): 900.0, ("float32", True): 700.0,
+             ("mixed_bfloat16", False): 1100.0}
+    probed = []
+    monkeypatch.setattr(hardware, "probe_speed", lambda build, batch, candidates, seconds: (
+        probed.append(candidates) or {pair: rates[pair] for pair in candidates}))
+    candidates = list(rates)
+
+    first = ORIGINAL_CHOOSE_SPEED(None, None, "dcgan 28x28x1, batch 64", candidates,
+                                  cache_dir=str(tmp_path))
+    assert (first.precision, first.jit_compile) == ("mixed_bfloat16", False)
+    assert "float32 900, float32 + XLA 700, mixed_bfloat16 1100" in first.reason
+    assert "measured now" in first.reason
+    again = ORIGINAL_CHOOSE_SPEED(None, None, "dcgan 28x28x1, batch 64", candidates,
+                                  cache_dir=str(tmp_path))
+    assert again[:2] == first[:2] and "earlier" in again.reason and len(probed) == 1
+    other = ORIGINAL_CHOOSE_SPEED(None, None, "sngan 28x28x1, batch 320", candidates[:2],
+                                  cache_dir=str(tmp_path))
+    assert (other.precision, other.jit_compile) == ("float32", False) and len(probed) == 2
+
+
+def test_probe_speed_builds_and_times_each_candidate_and_keeps_the_policy():
+    import keras
+    import numpy as np
+
+    import keras_gans
+
+    built = []
+
+    def build():
+        gan = keras_gans.VanillaGAN(image_shape=(8, 8, 1), latent_dim=4,
+                                    discriminator_units=(16,), seed=0)
+        gan.compile()
+        built.append(gan.generator.dtype_policy.name)
+        return gan
+
+    images = np.zeros((8, 8, 8, 1), "float32")
+    rates = hardware.probe_speed(build, images, [("float32", False), ("mixed_bfloat16", False)],
+                                 seconds=0.05)
+    assert built == ["float32", "mixed_bfloat16"]
+    assert set(rates) == {("float32", False), ("mixed_bfloat16", False)}
+    assert all(rate > 0 for rate in rates.values())
+    assert keras.mixed_precision.global_policy().name == "float32"
 
 
 XEON_AVX512 = """processor\t: 0
