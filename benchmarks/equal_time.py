@@ -30,6 +30,7 @@ import argparse
 import ast
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -193,7 +194,7 @@ def main():
            "images_seen": images_seen(model, clock.batches * step_batch),
            "curve": clock.curve}
     if args.save:
-        command = "python benchmarks/equal_time.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/equal_time.py " + shlex.join(sys.argv[1:])
         model.save_to_preset(args.save, metadata={
             "dataset": args.dataset, "style": args.style if args.dataset == "emoji" else None,
             "command": command, "cpu": row["cpu"], "cpu_minutes": args.cpu_minutes,

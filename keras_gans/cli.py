@@ -154,17 +154,17 @@ def _build_parser():
     run.add_argument("--seed", type=int, default=0,
                      help="seed of the weights, the noise, the shuffling and the grids")
     run.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
-                     help="Keras dtype policy; auto: mixed_bfloat16 on CPUs that compute "
-                     "bfloat16 natively (AMX, AVX512-BF16), else float32")
+                     help="Keras dtype policy; auto: float32 or, where the CPU computes "
+                     "bfloat16 natively, mixed_bfloat16, whichever ran this model's step "
+                     "faster in a probe on this machine (cached)")
     run.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                      help="also checkpoint every STEPS batches")
     run.add_argument("--steps-per-execution", type=_positive_int, default=1,
                      help="training steps per call of the compiled step")
     run.add_argument("--jit-compile", nargs="?", choices=("auto", "on", "off"),
                      const="on", default="auto",
-                     help="compile the step with XLA; auto: on for CPUs without native "
-                     "bfloat16, where it was about 2x faster (see the README's "
-                     "Performance section)")
+                     help="compile the step with XLA; auto: on if it ran this model's step "
+                     "faster in the same probe (see the README's Performance section)")
     run.add_argument("--stop-on-collapse", action="store_true",
                      help="stop at the first epoch whose samples have collapsed or "
                      "saturated (a warning otherwise; such a generator is never exported)")

@@ -5,8 +5,11 @@ and TPUs that support it, and CPUs with AMX or AVX512-BF16 (recent Intel Xeon,
 AMD Zen 4 and later). On other CPUs TensorFlow emulates it and training is
 several times slower than in float32 (see `benchmarks/results/`).
 
-`fastest_settings` turns that into the dtype policy and XLA choice that
-`keras-gans train` uses by default (`--precision auto --jit-compile auto`).
+`choose_speed` times a model's step in each dtype policy and XLA setting
+worth trying on this CPU and caches the fastest: `keras-gans train` uses it by
+default (`--precision auto --jit-compile auto`). `fastest_settings` is the rule
+by CPU kind it falls back on (resumed runs, GPUs). `train_step_flops` and
+`peak_fp32_flops` say how close to the hardware a step runs.
 """
 
 import collections
@@ -62,14 +65,18 @@ Settings = collections.namedtuple("Settings", ["precision", "jit_compile", "reas
 
 
 def fastest_settings(path=CPUINFO, has_gpu=False):
-    """The step's fastest dtype policy and XLA choice measured on this kind of CPU.
+    """The dtype policy and XLA choice that was fastest on this kind of CPU:
+    the rule `keras-gans train` falls back on where it does not probe
+    (`choose_speed`), for resumed runs and on GPUs.
 
     DCGAN at batch 64 (`benchmarks/throughput.py`, README's Performance
     section): on CPUs that compute bfloat16 natively, `mixed_bfloat16` was
     1.18x (Xeon with AMX) and 1.23x (AMD EPYC with AVX512-BF16) faster than
-    float32 and XLA slower (0.72x); on an AMD EPYC with AVX2 only, bfloat16
-    was emulated (0.13x) and XLA 1.97x faster. CPUs of other kinds get the
-    second rule. GPUs were not measured: float32 without XLA.
+    float32 and XLA slower (0.72x); on a Xeon with AVX512-BF16 but no AMX,
+    bfloat16 (0.67x) and XLA (0.80x) were both slower; on an AMD EPYC with
+    AVX2 only, bfloat16 was emulated (0.13x) and XLA 1.97x faster. CPUs of
+    other kinds get the last rule. GPUs were not measured: float32 without
+    XLA.
 
     Unlike `compile(jit_compile="auto")`, which Keras resolves to no XLA on
     every CPU-only machine, this may choose XLA on a CPU.
@@ -94,6 +101,11 @@ def fastest_settings(path=CPUINFO, has_gpu=False):
         return Settings("float32", False, "a GPU: speed options not measured there")
     _, flags = cpu_info(path)
     native = [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags]
+    intel = _first_cpu(path).get("vendor_id") == "GenuineIntel"
+    if native and intel and "amx_bf16" not in flags:
+        return Settings("float32", False,
+                        "on a Xeon with AVX512-BF16 but no AMX, bfloat16 (0.67x) and XLA "
+                        "(0.80x) were slower")
     if native:
         return Settings("mixed_bfloat16", False,
                         f"this CPU computes bfloat16 natively ({', '.join(native)}), "
@@ -217,15 +229,13 @@ def speed_candidates(path=CPUINFO):
 
 
 def measure_images_per_second(model, batch, seconds=2.0):
-    """Images per second of `model.train_on_batch(batch)` after two warm-up
-    steps (the first traces or compiles the step)."""
+    """Images per second of `model.train_on_batch(batch)` over `seconds`
+    (at least 3 steps)."""
     import time
 
     import tensorflow as tf
 
     images = int(tf.nest.flatten(batch)[0].shape[0])
-    model.train_on_batch(batch)
-    model.train_on_batch(batch)
     steps, start = 0, time.perf_counter()
     while steps < 3 or time.perf_counter() - start < seconds:
         model.train_on_batch(batch)
@@ -241,11 +251,13 @@ def probe_speed(build, batch, candidates, seconds=2.0):
             dtype policy the probe sets; the probe sets its `jit_compile`.
         batch: one training batch, as `fit` would give it.
         candidates: `(precision, jit_compile)` pairs, e.g. `speed_candidates()`.
-        seconds: timing per candidate, after its warm-up.
+        seconds: timing per candidate, after its warm-up (two steps, the
+            first tracing or compiling the step), in two interleaved rounds
+            so that a passing slowdown of the machine does not decide.
 
     Returns:
-        `{(precision, jit_compile): images per second}`; the global policy is
-        left as it was.
+        `{(precision, jit_compile): images per second}`, each candidate's
+        better round; the global policy is left as it was.
 
     Example:
 
@@ -262,15 +274,21 @@ def probe_speed(build, batch, candidates, seconds=2.0):
     import keras
 
     policy = keras.mixed_precision.global_policy()
-    rates = {}
+    models = {}
     try:
         for precision, jit_compile in candidates:
             keras.mixed_precision.set_global_policy(precision)
-            model = build()
+            model = models[(precision, jit_compile)] = build()
             model.jit_compile = jit_compile
-            rates[(precision, jit_compile)] = measure_images_per_second(model, batch, seconds)
+            model.train_on_batch(batch)
+            model.train_on_batch(batch)
     finally:
         keras.mixed_precision.set_global_policy(policy)
+    rates = dict.fromkeys(models, 0.0)
+    for _ in range(2):
+        for candidate, model in models.items():
+            rates[candidate] = max(rates[candidate],
+                                   measure_images_per_second(model, batch, seconds / 2))
     return rates
 
 

@@ -17,6 +17,13 @@ model name\t: Intel(R) Xeon(R) Platinum 8481C
 flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile
 """
 
+XEON_AVX512 = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu MHz\t\t: 2300.000
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu avx2 fma avx512f avx512_bf16
+"""
+
 
 @pytest.fixture
 def cpuinfo(tmp_path):
@@ -68,6 +75,8 @@ ORIGINAL_CHOOSE_SPEED = hardware.choose_speed
     (AMD_AVX2, False, "float32", True),
     (XEON_AMX, False, "mixed_bfloat16", False),
     (XEON_AMX, True, "float32", False),
+    (XEON_AVX512, False, "float32", False),
+    (XEON_AVX512.replace("GenuineIntel", "AuthenticAMD"), False, "mixed_bfloat16", False),
 ])
 def test_fastest_settings_follow_the_cpu_kind(cpuinfo, text, has_gpu, precision,
                                               jit_compile):
@@ -175,14 +184,6 @@ def test_probe_speed_builds_and_times_each_candidate_and_keeps_the_policy():
     assert set(rates) == {("float32", False), ("mixed_bfloat16", False)}
     assert all(rate > 0 for rate in rates.values())
     assert keras.mixed_precision.global_policy().name == "float32"
-
-
-XEON_AVX512 = """processor\t: 0
-vendor_id\t: GenuineIntel
-cpu MHz\t\t: 2300.000
-model name\t: Intel(R) Xeon(R) Processor
-flags\t\t: fpu avx2 fma avx512f avx512_bf16
-"""
 
 
 @pytest.mark.parametrize("text, lanes", [
