@@ -17,7 +17,7 @@ space, with the EMA generator where the recipe keeps one.
     taskset -c 1 python benchmarks/equal_time.py sngan --label sngan-w64 \\
         --cpu-minutes 20 --option width=64 --option ema_decay=0.999
     taskset -c 0 python benchmarks/equal_time.py progan --dataset emoji \\
-        --image-size 64 --precision mixed_bfloat16 --cpu-minutes 40 \\
+        --image-size 64 --cpu-minutes 30 --eval-every 10 \\
         --option fade_images=6000 --option stable_images=6000
     python benchmarks/equal_time.py --table
 
