@@ -185,6 +185,17 @@ def test_probe_speed_builds_and_times_each_candidate_and_keeps_the_policy():
     assert all(rate > 0 for rate in rates.values())
     assert keras.mixed_precision.global_policy().name == "float32"
 
+    # A labelled batch is timed as fit gives it, (images, labels).
+    def conditional():
+        gan = keras_gans.ConditionalGAN(image_shape=(16, 16, 1), num_classes=2, seed=0)
+        gan.compile()
+        return gan
+
+    rates = hardware.probe_speed(conditional, (np.zeros((8, 16, 16, 1), "float32"),
+                                               np.arange(8) % 2),
+                                 [("float32", False)], seconds=0.05)
+    assert rates[("float32", False)] > 0
+
 
 @pytest.mark.parametrize("text, lanes", [
     (XEON_AVX512, 32),
