@@ -229,8 +229,10 @@ def speed_candidates(path=CPUINFO):
 
 
 def measure_images_per_second(model, batch, seconds=2.0):
-    """Images per second of `model.fit` on `batch`, repeated, over `seconds`
-    (at least 3 steps); a first `fit` of 2 steps traces or compiles the step."""
+    """Images per second of `model.fit` on `batch`, repeated, timed over
+    `seconds` (at least 3 steps) by its fastest step: other work on the
+    machine only ever slows a step down. Warm the step up first (`warm_up`)."""
+    import itertools
     import time
 
     import keras
@@ -247,7 +249,7 @@ def measure_images_per_second(model, batch, seconds=2.0):
                 self.model.stop_training = True
 
     model.fit(dataset, epochs=1, steps_per_epoch=1_000_000, verbose=0, callbacks=[Clock()])
-    return (len(ends) - 1) * images / (ends[-1] - ends[0])
+    return images / min(end - start for start, end in itertools.pairwise(ends))
 
 
 def warm_up(model, batch):
@@ -358,7 +360,8 @@ def choose_speed(build, batch, key, candidates=None, seconds=2.0, cache_dir=None
         os.replace(temporary, path)
         how = f"measured now, cached in {path}"
     precision, jit_compile = max(rates, key=rates.get)
-    measured = ", ".join(f"{_speed_name(*pair)} {rate:.0f}" for pair, rate in rates.items())
+    measured = ", ".join(f"{_speed_name(*pair)} {rate:.{0 if rate >= 10 else 1}f}"
+                         for pair, rate in rates.items())
     return Settings(precision, jit_compile, f"images/s: {measured}; {how}")
 
 

@@ -376,11 +376,8 @@ class ExportedGenerator:
 
     def __init__(self, path, trust=False, loaded=None):
         self.path = path
-        self.saved_model, self.signature = loaded or _load_serving_default(path, trust)
+        self.saved_model, self.signature, inputs = _open_export(path, "z", trust, loaded)
         self.metadata = read_metadata(path)
-        inputs = self.signature.structured_input_signature[1]
-        if "z" not in inputs:
-            raise ValueError(f"{path}: serving_default takes no 'z' input.")
         self.latent_dim = int(inputs["z"].shape[-1])
         self.conditional = "label" in inputs
         self.image_shape = tuple(
@@ -467,6 +464,16 @@ def _load_serving_default(path, trust=False):
         ) from error
 
 
+def _open_export(path, input_name, trust=False, loaded=None):
+    """`(saved model, serving_default, its input specs)` of an export whose
+    signature takes `input_name`; `loaded` is a `_load_serving_default` result."""
+    saved_model, signature = loaded or _load_serving_default(path, trust)
+    inputs = signature.structured_input_signature[1]
+    if input_name not in inputs:
+        raise ValueError(f"{path}: serving_default takes no {input_name!r} input.")
+    return saved_model, signature, inputs
+
+
 class ExportedTranslator:
     """One direction of an image-to-image model exported by keras_gans, loaded
     with `tf.saved_model.load`: `serving_default(images=...)` maps float32
@@ -485,11 +492,8 @@ class ExportedTranslator:
 
     def __init__(self, path, trust=False, loaded=None):
         self.path = path
-        self.saved_model, self.signature = loaded or _load_serving_default(path, trust)
+        self.saved_model, self.signature, inputs = _open_export(path, "images", trust, loaded)
         self.metadata = read_metadata(path)
-        inputs = self.signature.structured_input_signature[1]
-        if "images" not in inputs:
-            raise ValueError(f"{path}: serving_default takes no 'images' input.")
         self.image_shape = tuple(inputs["images"].shape[1:])
         self.direction = self.metadata.get("direction")
 

@@ -290,9 +290,9 @@ def test_resume_accepts_the_options_the_checkpoint_was_trained_with(dcgan_run, t
                                                                      data_args):
     out = tmp_path / "dcgan"
     shutil.copytree(dcgan_run, out)
-    status = run_cli(["train", "dcgan", "--epochs", "3", "--out", str(out), "--resume",
-                  "--d-lr", "2e-4", "--loss", "non_saturating", "--latent-dim", "100",
-                  "--quiet", *data_args])
+    status = run_cli(["train", "dcgan", "--limit", "256", "--epochs", "3", "--out", str(out),
+                  "--resume", "--d-lr", "2e-4", "--loss", "non_saturating", "--latent-dim",
+                  "100", "--quiet", *data_args])
     assert status == 0
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 3
 

@@ -181,6 +181,28 @@ def test_the_identity_loss_can_be_left_out():
     assert logs["identity_loss"] == [0.0] and logs["cycle_loss"][0] > 0
 
 
+@pytest.mark.parametrize("images_in, cycle_weight, translators_move", [
+    ("a", 10.0, True),   # the cycle a -> G -> F -> a alone moves G and F
+    ("b", 10.0, True),   # and so does b -> F -> G -> b
+    ("a", 0.0, False),   # without it nothing else does, so the two above are the cycle's
+])
+def test_the_cycle_loss_of_each_direction_trains_both_translators(images_in, cycle_weight,
+                                                                   translators_move):
+    # Discriminators with zero kernels pass the translators no gradient, the
+    # identity loss is off, and the other domain is all zeros, which both linear
+    # translators map to zeros: only one cycle term can move G and F.
+    model = constant_model(0.5, 0.0, 0.0, identity_weight=0.0, cycle_weight=cycle_weight)
+    model.compile(run_eagerly=True)
+    images, zeros = random_images(2, 3), np.zeros((2, *SHAPE), "float32")
+    a, b = (images, zeros) if images_in == "a" else (zeros, images)
+    translators = (model.generator_a2b, model.generator_b2a)
+    before = [translator.get_weights() for translator in translators]
+    model.fit(tf.data.Dataset.from_tensors((a, b)), verbose=0)
+    for translator, weights in zip(translators, before, strict=True):
+        moved = max_abs_difference(weights, translator.get_weights()) > 0
+        assert moved == translators_move, translator.name
+
+
 def test_the_schedule_holds_then_falls_linearly_to_zero():
     schedule = ConstantThenLinearDecay(2e-4, constant_steps=10, decay_steps=4)
     rates = [float(schedule(step)) for step in (0, 10, 11, 12, 14, 20)]

@@ -197,6 +197,35 @@ def test_probe_speed_builds_and_times_each_candidate_and_keeps_the_policy():
     assert rates[("float32", False)] > 0
 
 
+def test_measured_rate_is_the_fastest_step_so_a_busy_moment_does_not_decide():
+    import time
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    class SometimesSlow(keras.Model):
+        """Steps take 10 ms, except the fourth, which takes 500 ms."""
+
+        def __init__(self):
+            super().__init__()
+            self.steps = 0
+
+        def train_step(self, data):
+            return {"slow": tf.py_function(self.sleep, [], tf.float32)}
+
+        def sleep(self):
+            self.steps += 1
+            time.sleep(0.5 if self.steps == 4 else 0.01)
+            return 0.0
+
+    model = SometimesSlow()
+    model.compile(run_eagerly=True)
+    rate = hardware.measure_images_per_second(model, np.zeros((8, 2), "float32"), seconds=0.05)
+    assert model.steps >= 4  # the slow step was timed
+    assert 8 / 0.5 * 5 < rate < 8 / 0.01  # but the rate is a 10 ms step's
+
+
 @pytest.mark.parametrize("text, lanes", [
     (XEON_AVX512, 32),
     (XEON_AVX512.replace("GenuineIntel", "AuthenticAMD"), 16),

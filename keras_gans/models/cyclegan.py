@@ -64,8 +64,9 @@ class CycleGAN(ImageToImage):
     ```
     """
 
-    presets = {"cyclegan_emoji_64": "Google <-> Twitter emoji at 64x64, 3 residual blocks; "
-                                    "trained 4 epochs, both directions and discriminators"}
+    presets = {"cyclegan_emoji_64": "Google <-> Twitter emoji at 64x64, the default 6 "
+                                    "residual blocks; trained 6 epochs, both directions and "
+                                    "discriminators"}
 
     tracker_names = ("d_a_loss", "d_b_loss", "g_a2b_loss", "g_b2a_loss", "cycle_loss",
                      "identity_loss")
