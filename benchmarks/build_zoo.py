@@ -46,6 +46,10 @@ RECIPES = {
         "wgan-gp_b0_lr4e-4_linear",
         "keras-gans train wgan-gp --epochs 18 --n-critic 1 --ema-decay 0.999 --jit-compile "
         "--d-lr 4e-4 --g-lr 4e-4 --beta-1 0 --lr-schedule linear"),
+    "progan_fashion_mnist": (
+        "progan_fashion_mnist",
+        "keras-gans train progan --fade-images 20000 --stable-images 20000 --steps 3125 "
+        "--precision float32 --jit-compile off"),
 }
 TABLE_COLUMNS = ("fid", "kid", "coverage_min", "classes_covered", "cond_acc", "epochs",
                  "wall_time_seconds")
@@ -71,7 +75,7 @@ def recipe_arguments(command):
     for word in words:
         if word == "--out":
             next(words, None)
-        elif word not in ("--quiet", "--resume"):
+        elif word not in ("--quiet", "--resume", "--overwrite"):
             arguments.append(word)
     return arguments
 

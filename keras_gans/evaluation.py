@@ -250,11 +250,23 @@ def generated_batches(generator, n, batch_size=500, seed=0, labels=None):
         yield generator.generate(count, labels=batch_labels, seed=int(batch_seed))
 
 
-def requested_labels(generator, n, num_classes):
-    """The labels a conditional generator is asked for: classes in turn."""
+def requested_labels(generator, n, reference):
+    """The labels a conditional generator is asked for: the classes in the
+    real images' proportions, interleaved (in turn when the classes are
+    balanced), so that on imbalanced data such as emoji the samples are
+    compared with a real set of the same class mix."""
     if not generator.conditional:
         return None
-    return (np.arange(n) % (generator.num_classes or num_classes)).astype(np.int32)
+    classes = generator.num_classes or reference.num_classes
+    shares = reference.label_shares
+    if shares is None or len(shares) != classes:
+        shares = np.full(classes, 1.0 / classes)
+    labels = np.empty(n, np.int32)
+    given = np.zeros(classes)
+    for i in range(n):
+        labels[i] = np.argmax((i + 1) * shares - given)  # the class furthest behind
+        given[labels[i]] += 1
+    return labels
 
 
 def compare(fake, real, kid_subsets=metrics.KID_SUBSETS,
@@ -303,6 +315,8 @@ class RealReference:
             coverage is counted (`None`: no coverage).
         info: `n_real`, `real_split`, `feature_space`, `dataset` (and
             `style`) for the result.
+        label_shares: each class's share of the real images' labels, or
+            `None` for unlabelled images.
     """
 
     measurement: Measurement
@@ -310,6 +324,7 @@ class RealReference:
     num_classes: int | None
     coverage_classes: int | None
     info: dict
+    label_shares: np.ndarray | None = None
 
 
 def measure_real(generator, dataset="fashion_mnist", data_dir=None, style="google",
@@ -339,7 +354,12 @@ def measure_real(generator, dataset="fashion_mnist", data_dir=None, style="googl
             "feature_space": extractor.name, "dataset": dataset}
     if dataset == "emoji":
         info["style"] = style
-    return RealReference(real, extractor, real_images.num_classes, coverage_classes, info)
+    label_shares = None
+    if real_images.labels is not None and real_images.num_classes:
+        counts = np.bincount(real_images.labels, minlength=real_images.num_classes)
+        label_shares = counts / counts.sum()
+    return RealReference(real, extractor, real_images.num_classes, coverage_classes, info,
+                         label_shares)
 
 
 def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=10000,
@@ -349,7 +369,8 @@ def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=1000
 
     `n` samples are generated in batches and compared with a whole split of
     the real images, brought to the generator's `image_shape`. Conditional
-    generators are asked for the classes in turn. Coverage and conditional
+    generators are asked for the classes in the real images' proportions
+    (in turn for balanced classes). Coverage and conditional
     accuracy use the extractor's logits when it predicts the dataset's
     classes (the classifiers do); the real images' shares of the predicted
     classes (`coverage_real`) show what a perfect generator would score, which
@@ -392,7 +413,7 @@ def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=1000
     real_seed, fake_seed, kid_seed = _seeds(seed)
     reference = measure_real(generator, dataset, data_dir, style, split, features,
                              extractor, batch_size, real_seed)
-    labels = requested_labels(generator, n, reference.num_classes)
+    labels = requested_labels(generator, n, reference)
     fake = measure(generated_batches(generator, n, batch_size, fake_seed, labels),
                    reference.extractor, seed=fake_seed)
 
@@ -480,7 +501,7 @@ class FIDMonitor(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         _, fake_seed, kid_seed = _seeds(self.seed)
-        labels = requested_labels(self.model, self.n, self.reference.num_classes)
+        labels = requested_labels(self.model, self.n, self.reference)
         fake = measure(generated_batches(self.model, self.n, self.batch_size, fake_seed,
                                          labels),
                        self.reference.extractor, seed=fake_seed)

@@ -74,7 +74,11 @@ def test_train_writes_samples_checkpoint_history_and_export(dcgan_run):
                                   getattr(model, player).get_weights(), strict=True):
             np.testing.assert_array_equal(saved, trained)
     assert preset.get_compile_config() == model.get_compile_config()
-    assert saving.read_metadata(str(out / "preset"))["epochs"] == 2
+    preset_metadata = saving.read_metadata(str(out / "preset"))
+    assert preset_metadata["epochs"] == 2
+    # It says where each part came from, as the zoo's presets do.
+    assert preset_metadata["generator"] == "trained: the run's generator"
+    assert preset_metadata["discriminator"] == "trained: the run's discriminator"
 
 
 def test_train_resume_continues_to_the_next_epoch(dcgan_run, tmp_path, data_args, capsys):

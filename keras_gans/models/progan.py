@@ -394,7 +394,8 @@ class ProGAN(WGANGP):
     tracker_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty", "drift",
                      "fade_alpha")
     supported_options = frozenset()
-    presets = {}
+    presets = {"progan_fashion_mnist": "Fashion-MNIST grown 7x7 -> 28x28, 20,000 images per "
+                                       "phase (120,000 in all), EMA, 22 minutes on 2 cores"}
 
     def __init__(self, final_image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
                  fmap_max=128, fade_images=10000, stable_images=10000, batch_sizes=None,
