@@ -18,6 +18,7 @@ that the graph holds only the ops a generator needs (`check_generator_graph`).
 """
 
 import datetime
+import importlib
 import json
 import os
 import shlex
@@ -44,10 +45,18 @@ WEIGHTS_FILE = "model.weights.h5"
 SAMPLES_FILE = "samples.png"
 
 
+def _register_variants():
+    """Imports every variant, so that its class deserialises even when only
+    this module was imported (the models import it, so it cannot import them
+    at its top)."""
+    importlib.import_module("keras_gans.models")
+
+
 def load_gan(path):
     """Loads a `.keras` GAN with `safe_mode=True`; a clear error if unreadable."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"No saved model at {path}.")
+    _register_variants()
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
@@ -108,6 +117,7 @@ def load_preset(path):
         config = json.load(f)
     compile_config = config.pop("compile_config", None)
     weights_path = os.path.join(path, WEIGHTS_FILE)
+    _register_variants()
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
         if read_metadata(path).get("optimizer_state"):

@@ -333,3 +333,19 @@ def test_export_replaces_a_previous_export(saved, tmp_path):
     saved("vanilla").model.export(path, metadata={"attempt": 2})
     assert saving.read_metadata(path)["attempt"] == 2
     assert sorted(os.listdir(tmp_path)) == ["generator"]
+
+
+def test_the_loaders_work_when_only_the_saving_module_is_imported(tmp_path):
+    gan = keras_gans.DCGAN(seed=0)
+    gan.compile()
+    gan.save(tmp_path / "gan.keras")
+    gan.save_to_preset(str(tmp_path / "preset"))
+    code = textwrap.dedent(f"""
+        from keras_gans.saving import load_gan, load_preset
+        print(type(load_gan({str(tmp_path / "gan.keras")!r})).__name__,
+              type(load_preset({str(tmp_path / "preset")!r})).__name__)
+    """)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert output.returncode == 0, output.stderr[-2000:]
+    assert output.stdout.split()[-2:] == ["DCGAN", "DCGAN"]
