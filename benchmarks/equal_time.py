@@ -229,10 +229,7 @@ def finish_preset(directory, row, n):
                     steps=row["steps"], images_seen=row["images_seen"],
                     cpu_minutes=row["curve"][-1]["cpu_minutes"],
                     wall_time_seconds=round(row["wall_minutes"] * 60),
-                    generator="trained: the run's EMA average of the generator"
-                    if getattr(model, "ema_decay", None) else "trained: the run's generator",
-                    discriminator="trained: the run's discriminator",
-                    optimizers="the run's, at their initial learning rates, no state")
+                    **saving.run_provenance(model))
     saving.write_metadata(directory, metadata)
     print(f"{directory}: FID {result['fid']:.2f} on n={n}")
 

@@ -999,12 +999,8 @@ def run_train(args):
         "command": "keras-gans " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         **scores,
     })
-    model.save_to_preset(os.path.join(out, "preset"), metadata={
-        **run_metadata,
-        "generator": "trained: the run's EMA average of the generator"
-        if getattr(model, "ema_decay", None) else "trained: the run's generator",
-        "discriminator": "trained: the run's discriminator",
-        "optimizers": "the training command's, at their initial learning rates, no state"})
+    model.save_to_preset(os.path.join(out, "preset"),
+                         metadata={**run_metadata, **saving.run_provenance(model)})
     fid = f"FID {scores['fid']:.2f} ({scores['n']} samples). " if scores else ""
     print(f"Trained {args.variant} to epoch {args.epochs} in {wall_time:.0f} s of training. "
           f"{fid}{exported}")

@@ -13,6 +13,7 @@ by CPU kind it falls back on (resumed runs, GPUs). `train_step_flops` and
 """
 
 import collections
+import itertools
 import os
 import platform
 
@@ -232,7 +233,6 @@ def measure_images_per_second(model, batch, seconds=2.0):
     """Images per second of `model.fit` on `batch`, repeated, timed over
     `seconds` (at least 3 steps) by its fastest step: other work on the
     machine only ever slows a step down. Warm the step up first (`warm_up`)."""
-    import itertools
     import time
 
     import keras

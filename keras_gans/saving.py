@@ -66,6 +66,24 @@ def load_gan(path):
         ) from error
 
 
+def run_provenance(model):
+    """Where each part of a preset saved at the end of a training run came
+    from, for its `metadata.json`.
+
+    Example:
+
+    ```python
+    model.save_to_preset("presets/mine", metadata=saving.run_provenance(model))
+    ```
+    """
+    return {
+        "generator": "trained: the run's EMA average of the generator"
+        if getattr(model, "ema_decay", None) else "trained: the run's generator",
+        "discriminator": "trained: the run's discriminator",
+        "optimizers": "the run's, at their initial learning rates, no state",
+    }
+
+
 def save_preset(model, directory, metadata=None, include_optimizer=False, extras=None):
     """Writes `model` as a preset directory, atomically.
 
