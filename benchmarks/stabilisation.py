@@ -8,6 +8,7 @@ spread of its FID is the noise band, and a technique whose FID lies inside it
 is marked as such.
 
     python benchmarks/stabilisation.py --steps 600 --n 2000
+    python benchmarks/stabilisation.py --only "spectral norm + hinge (SNGAN)"
 
 Writes `benchmarks/results/stabilisation.json` and `stabilisation.md`.
 """
@@ -71,28 +72,12 @@ def train_and_evaluate(name, seed, steps, batch_size, n, images):
             **{k: result[k] for k in ("fid", "kid", "coverage_min", "classes_covered")}}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--n", type=int, default=2000, help="samples evaluated")
-    parser.add_argument("--baseline-seeds", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=1, help="seeds of every other run")
-    args = parser.parse_args()
-
-    images = data.load_images("fashion_mnist", "train").images
-    runs = []
-    for name in TECHNIQUES:
-        seeds = args.baseline_seeds if name.startswith("baseline") else args.seeds
-        for seed in range(seeds):
-            runs.append(train_and_evaluate(name, seed, args.steps, args.batch_size, args.n,
-                                           images))
-            print(json.dumps(runs[-1]), flush=True)
-
+def write_results(args, runs):
+    """The JSON of every run and the Markdown table with each technique's verdict."""
     baseline = [r["fid"] for r in runs if r["technique"].startswith("baseline")]
     low, high = min(baseline), max(baseline)
-    lines = [f"DCGAN, {args.steps} steps at batch {args.batch_size} on Fashion-MNIST, "
-             f"FID/KID on {args.n} samples in the bundled classifier's feature space "
+    lines = [f"DCGAN, {args['steps']} steps at batch {args['batch_size']} on Fashion-MNIST, "
+             f"FID/KID on {args['n']} samples in the bundled classifier's feature space "
              "(lower is better). Baseline FID over "
              f"{len(baseline)} seeds: {low:.3g} to {high:.3g}; a technique inside that band "
              "is marked 'noise'.", "",
@@ -109,10 +94,49 @@ def main():
                      f"{r['coverage_min']:.2f} | {r['classes_covered']} | {verdict} |")
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "stabilisation.json"), "w") as f:
-        json.dump({"args": vars(args), "runs": runs}, f, indent=1)
+        json.dump({"args": args, "runs": runs}, f, indent=1)
     with open(os.path.join(RESULTS, "stabilisation.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--n", type=int, default=2000, help="samples evaluated")
+    parser.add_argument("--baseline-seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds of every other run")
+    parser.add_argument("--only", action="append", choices=list(TECHNIQUES),
+                        metavar="TECHNIQUE",
+                        help="measure this technique again with the stored results' "
+                             "settings and replace its rows (repeatable)")
+    args = parser.parse_args()
+
+    images = data.load_images("fashion_mnist", "train").images
+    if args.only:
+        with open(os.path.join(RESULTS, "stabilisation.json")) as f:
+            stored = json.load(f)
+        settings = stored["args"]
+        runs = stored["runs"]
+        for index, run in enumerate(runs):
+            if run["technique"] in args.only:
+                runs[index] = train_and_evaluate(run["technique"], run["seed"],
+                                                 settings["steps"], settings["batch_size"],
+                                                 settings["n"], images)
+                print(json.dumps(runs[index]), flush=True)
+        write_results(settings, runs)
+        return
+
+    runs = []
+    for name in TECHNIQUES:
+        seeds = args.baseline_seeds if name.startswith("baseline") else args.seeds
+        for seed in range(seeds):
+            runs.append(train_and_evaluate(name, seed, args.steps, args.batch_size, args.n,
+                                           images))
+            print(json.dumps(runs[-1]), flush=True)
+    settings = {key: value for key, value in vars(args).items() if key != "only"}
+    write_results(settings, runs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Layers used by the keras_gans networks and games.
 
-Besides the minibatch standard deviation, the layers of progressive growing
+Spectral normalisation as the SNGAN paper defines it (Miyato et al. 2018);
+the minibatch standard deviation; the layers of progressive growing
 (Karras et al. 2018, section 4): convolutions and dense layers with an
 equalised learning rate, and pixelwise feature normalisation; and CycleGAN's
 reflection padding and image pool (Zhu et al. 2017).
@@ -161,6 +162,89 @@ class EqualizedDense(keras.layers.Dense):
         config = super().get_config()
         config.pop("kernel_initializer")
         return {**config, "gain": self.gain}
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class SpectralNormalization(keras.layers.Wrapper):
+    """Divides a layer's kernel by its largest singular value at every call,
+    as a reparameterisation (Miyato et al. 2018, Algorithm 1).
+
+    The wrapped layer keeps its raw kernel `W`; each call computes with
+    `W / sigma(W)`, where `sigma(W)` is the power method's estimate from the
+    stored `u`, the top singular vector of `W` reshaped to `(inputs,
+    outputs)` on its output side. A call in training first refines `u` by
+    `power_iterations` steps of the power method and stores it. Gradients
+    flow through `sigma(W)` to `W` (with the singular vectors held constant),
+    as in the paper, and the optimizer updates the raw `W`.
+
+    `keras.layers.SpectralNormalization` instead overwrites the kernel with
+    `W / sigma(W)` at each training call and lets the optimizer step on the
+    normalised kernel without the gradient through `sigma`. The variables
+    are the same, so weights saved from one load into the other.
+
+    Args:
+        layer: a layer with a `kernel`, such as `Conv2D` or `Dense`.
+        power_iterations: power-method steps per training call (1).
+        **kwargs: `Wrapper` arguments, e.g. `name`.
+
+    Example:
+
+    ```python
+    conv = SpectralNormalization(keras.layers.Conv2D(64, 3, padding="same"))
+    h = conv(images, training=True)   # one power iteration, then conv with W / sigma
+    ```
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        # sigma is estimated from the float32 kernel; the wrapped layer still
+        # computes in its own dtype policy.
+        kwargs.setdefault("autocast", False)
+        super().__init__(layer, **kwargs)
+        if int(power_iterations) < 1:
+            raise ValueError(f"power_iterations must be at least 1, got {power_iterations}.")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if not hasattr(self.layer, "kernel"):
+            raise ValueError(f"SpectralNormalization needs a layer with a kernel; "
+                             f"{type(self.layer).__name__} has none.")
+        # Tracked here too, as `keras.layers.SpectralNormalization` does, so
+        # that the two load each other's weights.
+        self.kernel = self.layer.kernel
+        self.vector_u = self.add_weight(
+            shape=(1, self.kernel.shape[-1]), name="vector_u", trainable=False,
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=self.kernel.dtype)
+
+    def sigma(self, training=False):
+        """The power method's estimate of the kernel's largest singular
+        value, `||v W||` with `v = normalize(u W^T)` held constant; in
+        training after `power_iterations` steps, whose `u` is stored."""
+        matrix = ops.reshape(self.kernel.value, (-1, self.kernel.shape[-1]))
+        vector_u = self.vector_u.value
+        for _ in range(self.power_iterations if training else 1):
+            vector_v = ops.stop_gradient(
+                ops.normalize(ops.matmul(vector_u, ops.transpose(matrix))))
+            product = ops.matmul(vector_v, matrix)  # sigma * u
+            sigma = ops.norm(product)
+            vector_u = ops.stop_gradient(product / sigma)
+        if training:
+            self.vector_u.assign(vector_u)
+        return sigma
+
+    def call(self, inputs, training=False):
+        normalised = self.kernel.value / self.sigma(training)
+        with keras.StatelessScope(state_mapping=[(self.kernel, normalised)]):
+            return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("autocast", None)
+        return {**config, "power_iterations": self.power_iterations}
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")

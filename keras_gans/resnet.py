@@ -47,7 +47,7 @@ image = keras.Input((16, 16, 3))
 h = OptimizedDiscriminatorBlock(64)(image)                 # 8x8
 h = DiscriminatorBlock(128)(h)                             # 4x4
 h = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(h))
-score = keras.layers.SpectralNormalization(keras.layers.Dense(1))(h)
+score = SpectralNormalization(keras.layers.Dense(1))(h)
 gan = keras_gans.GAN(generator, keras.Model(image, score))
 gan.compile(loss="hinge")
 ```
@@ -55,6 +55,8 @@ gan.compile(loss="hinge")
 
 import keras
 from keras import layers, ops
+
+from keras_gans.layers import SpectralNormalization
 
 # The reference's initialisers: Glorot uniform scaled by sqrt(2) inside the
 # residual branches (for the ReLUs), plain Glorot uniform elsewhere.
@@ -69,7 +71,7 @@ CONSTANT_WIDTH_STEPS = 3
 def _conv(filters, kernel_size, initializer, spectral_norm=False):
     conv = layers.Conv2D(filters, kernel_size, padding="same",
                          kernel_initializer=keras.initializers.get(initializer))
-    return layers.SpectralNormalization(conv) if spectral_norm else conv
+    return SpectralNormalization(conv) if spectral_norm else conv
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -172,10 +174,12 @@ class GeneratorBlock(layers.Layer):
         self.shortcut_conv = None
         if self.upsample or x_shape[-1] != self.filters:
             self.shortcut_conv = _conv(self.filters, 1, "glorot_uniform")
-        # Built here, so that a loaded model finds every sublayer's weights.
+        # Built here, so that a loaded model finds every sublayer's weights and
+        # fit under a tf.distribute strategy finds every layer built.
         hidden_shape = (*x_shape[:-1], self.filters)
         for norm, shape in ((self.norm_1, x_shape), (self.norm_2, hidden_shape)):
             norm.build(shape if self.num_classes is None else [shape, input_shape[1]])
+        self.upsampling.build(x_shape)
         self.conv_1.build(x_shape)
         self.conv_2.build(hidden_shape)
         if self.shortcut_conv is not None:
@@ -216,7 +220,7 @@ class DiscriminatorBlock(layers.Layer):
     Residual branch: ReLU-conv3x3-ReLU-conv3x3-avgpool (2x2); shortcut:
     conv1x1-avgpool (identity when the block neither downsamples nor changes
     the channels). Every convolution is wrapped in
-    `keras.layers.SpectralNormalization`. The hidden convolution keeps the
+    `keras_gans.layers.SpectralNormalization`. The hidden convolution keeps the
     input's channels, as in the reference.
 
     Args:
@@ -420,16 +424,14 @@ def resnet_discriminator(image_shape=(28, 28, 1), width=32, num_classes=None,
     positions = h.shape[1] * h.shape[2]
     h = layers.GlobalAveragePooling2D()(h)
     h = layers.Rescaling(float(positions), name="features")(h)
-    score = layers.SpectralNormalization(layers.Dense(1, dtype="float32"), name="linear")(h)
+    score = SpectralNormalization(layers.Dense(1, dtype="float32"), name="linear")(h)
     if num_classes is None:
         return keras.Model(image, score, name=name)
     label = keras.Input((), dtype="int32", name="label")
-    # The class embedding is a spectrally normalised matrix applied to one-hot
-    # labels: SpectralNormalization casts an Embedding's output to the labels'
-    # integer dtype.
+    # The class embedding is a spectrally normalised matrix applied to one-hot labels.
     one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot")(label)
-    embedded = layers.SpectralNormalization(layers.Dense(h.shape[-1], use_bias=False),
-                                            name="class_embedding")(one_hot)
+    embedded = SpectralNormalization(layers.Dense(h.shape[-1], use_bias=False),
+                                     name="class_embedding")(one_hot)
     projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, h])
     score = layers.Add(dtype="float32", name="score")([score, projection])
     return keras.Model([image, label], score, name=name)

@@ -11,6 +11,7 @@ from conftest import batches, max_abs_difference, requires_fashion_mnist, run_cl
 
 import keras_gans
 from keras_gans import saving
+from keras_gans.layers import SpectralNormalization
 from keras_gans.resnet import (
     ConditionalBatchNormalization,
     DiscriminatorBlock,
@@ -27,9 +28,10 @@ def largest_singular_value(kernel):
     return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])
 
 
-def spectrally_normalised_kernels(model):
-    return [layer.layer.kernel for layer in model._flatten_layers()
-            if isinstance(layer, keras.layers.SpectralNormalization)]
+def normalised_kernels(model):
+    """The kernels the spectrally normalised layers compute with: W / sigma."""
+    return [layer.layer.kernel / layer.sigma() for layer in model._flatten_layers()
+            if isinstance(layer, SpectralNormalization)]
 
 
 # ----------------------------------------------------------------- blocks
@@ -70,15 +72,80 @@ def test_spectral_normalisation_bounds_the_largest_singular_value():
     h = np.random.default_rng(0).normal(size=(4, 8, 8, 6)).astype("float32")
     block = DiscriminatorBlock(6, downsample=False)
     block(h)
-    kernel = block.conv_1.layer.kernel
-    kernel.assign(kernel * 5.0)
-    plain = largest_singular_value(kernel)
-    block(h)  # inference: the kernel is left alone
-    assert largest_singular_value(kernel) == pytest.approx(plain)
+    conv = block.conv_1
+    conv.layer.kernel.assign(conv.layer.kernel * 5.0)
+    raw = largest_singular_value(conv.layer.kernel)
+    u = conv.vector_u.numpy()
+    block(h)  # inference: u is left alone
+    np.testing.assert_array_equal(conv.vector_u.numpy(), u)
     for _ in range(30):  # one power iteration per training call
         block(h, training=True)
-    assert plain > 2.0
-    assert largest_singular_value(kernel) == pytest.approx(1.0, abs=0.01)
+    assert raw > 2.0
+    assert largest_singular_value(conv.layer.kernel) == pytest.approx(raw)  # W is kept
+    assert float(conv.sigma()) == pytest.approx(raw, rel=1e-3)
+    assert largest_singular_value(conv.layer.kernel / conv.sigma()) == pytest.approx(1.0,
+                                                                                     abs=1e-3)
+
+
+def test_spectral_normalisation_computes_with_the_normalised_kernel():
+    keras.utils.set_random_seed(1)
+    x = np.random.default_rng(1).normal(size=(2, 6, 6, 3)).astype("float32")
+    conv = SpectralNormalization(keras.layers.Conv2D(4, 3, padding="same"), power_iterations=20)
+    conv(x, training=True)
+    kernel = conv.layer.kernel.numpy()
+    expected = keras.ops.conv(x, kernel / largest_singular_value(kernel), padding="same")
+    np.testing.assert_allclose(conv(x), expected + conv.layer.bias.numpy(), atol=1e-5)
+
+
+def test_spectral_normalisation_differentiates_through_sigma():
+    # W / sigma(W) does not change when W is scaled, so the gradient with
+    # respect to W has no component along W (the paper's Algorithm 1); a
+    # kernel treated as fixed would get one.
+    keras.utils.set_random_seed(2)
+    x = tf.random.normal((4, 5), seed=2)
+    dense = SpectralNormalization(keras.layers.Dense(3))
+    dense(x, training=True)
+    kernel = dense.layer.kernel
+    with tf.GradientTape(persistent=True) as tape:
+        normalised = tf.reduce_sum(tf.square(dense(x, training=True)))
+        fixed_sigma = tf.reduce_sum(tf.square(x @ (kernel / tf.stop_gradient(dense.sigma()))))
+    through_sigma = tape.gradient(normalised, kernel.value)
+    without = tape.gradient(fixed_sigma, kernel.value)
+    along_kernel = lambda g: float(tf.reduce_sum(g * kernel.value) / tf.norm(g) / tf.norm(kernel))
+    assert abs(along_kernel(through_sigma)) < 1e-4
+    assert abs(along_kernel(without)) > 0.1
+
+
+def test_weights_saved_with_keras_spectral_normalization_load(tmp_path):
+    x = np.random.default_rng(3).normal(size=(2, 6, 6, 3)).astype("float32")
+    theirs = keras.layers.SpectralNormalization(keras.layers.Conv2D(4, 3, padding="same"))
+    theirs(x, training=True)
+    path = str(tmp_path / "sn.weights.h5")
+    keras.Sequential([keras.Input((6, 6, 3)), theirs]).save_weights(path)
+    ours = SpectralNormalization(keras.layers.Conv2D(4, 3, padding="same"))
+    keras.Sequential([keras.Input((6, 6, 3)), ours]).load_weights(path)
+    for mine, loaded in zip(ours.weights, theirs.weights, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), loaded.numpy())
+    assert {"kernel", "bias", "vector_u"} <= {weight.name for weight in ours.weights}
+
+
+def test_spectral_normalisation_round_trips_and_refuses_bad_layers():
+    layer = SpectralNormalization(keras.layers.Dense(3), power_iterations=2)
+    copy = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert isinstance(copy, SpectralNormalization) and copy.power_iterations == 2
+    with pytest.raises(ValueError, match="power_iterations must be at least 1, got 0"):
+        SpectralNormalization(keras.layers.Dense(3), power_iterations=0)
+    with pytest.raises(ValueError, match="needs a layer with a kernel; ReLU has none"):
+        SpectralNormalization(keras.layers.ReLU())(np.ones((1, 3), "float32"))
+
+
+def test_spectral_normalisation_keeps_sigma_in_float32_under_mixed_precision():
+    conv = SpectralNormalization(keras.layers.Conv2D(4, 3, dtype="mixed_bfloat16"),
+                                 dtype="mixed_bfloat16")
+    outputs = conv(np.ones((1, 5, 5, 2), "float32"), training=True)
+    assert keras.backend.standardize_dtype(outputs.dtype) == "bfloat16"
+    assert conv.vector_u.dtype == "float32"
+    assert keras.backend.standardize_dtype(conv.sigma().dtype) == "float32"
 
 
 # --------------------------------------------------------------- builders
@@ -164,10 +231,9 @@ def test_a_step_takes_n_dis_discriminator_updates_per_generator_update(trained):
     assert all(np.isfinite(values[-1]) for values in history.history.values())
     for player in ("generator", "discriminator"):
         assert max_abs_difference(before[player], getattr(model, player).get_weights()) > 0
-    # Every spectrally normalised kernel was divided by its sigma at the last
-    # D call; one Adam step of 2e-4 later it is still close to 1.
-    sigmas = [largest_singular_value(k) for k in spectrally_normalised_kernels(
-        model.discriminator)]
+    # Every spectrally normalised layer computes with W / sigma, whose largest
+    # singular value is about 1 after a few power iterations.
+    sigmas = [largest_singular_value(k) for k in normalised_kernels(model.discriminator)]
     assert len(sigmas) == 8 and max(abs(s - 1.0) for s in sigmas) < 0.1
 
 

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_gans.layers import MinibatchStdDev, ReflectionPadding2D
+from keras_gans.layers import MinibatchStdDev, ReflectionPadding2D, SpectralNormalization
 
 NORMALIZATIONS = ("batch", "layer", None)
 
@@ -139,7 +139,7 @@ def conv_discriminator(image_shape=(28, 28, 1), base_filters=64,
         normalization: `"batch"` (DCGAN), `"layer"` (WGAN-GP critic) or `None`.
             Not used on the first layer, as in DCGAN.
         spectral_norm: wrap every weight layer in
-            `keras.layers.SpectralNormalization` (Miyato et al. 2018); then no
+            `keras_gans.layers.SpectralNormalization` (Miyato et al. 2018); then no
             other normalisation is used.
         minibatch_stddev: append the batch's feature spread as a channel before
             the last convolution (Karras et al. 2018).
@@ -152,7 +152,7 @@ def conv_discriminator(image_shape=(28, 28, 1), base_filters=64,
             f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}."
         )
     _, steps = upsampling_plan(image_shape)
-    wrap = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
+    wrap = SpectralNormalization if spectral_norm else (lambda layer: layer)
     inputs, x = _image_input(image_shape, num_classes)
     filters = base_filters
     for step in range(steps):
@@ -198,7 +198,7 @@ def mlp_discriminator(image_shape=(28, 28, 1), units=(512, 256), dropout=0.3,
     """
     image_shape = _check_image_shape(image_shape)
     units = _layer_widths(units)
-    wrap = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
+    wrap = SpectralNormalization if spectral_norm else (lambda layer: layer)
     image = keras.Input(image_shape, name="image")
     x = layers.Flatten()(image)
     for index, width in enumerate(units):

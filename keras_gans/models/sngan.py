@@ -17,12 +17,10 @@ class SNGAN(NoiseToImage):
     batch (and its labels) is split into `n_dis` minibatches; on each, D takes
     an Adam step on the hinge loss, and every spectrally normalised layer of
     D runs Algorithm 1 as D is called in training: one power iteration for
-    its singular vectors, then `W <- W / sigma(W)`. Then G takes one step on
-    `-E[D(G(z))]` with one minibatch of noise. A batch of `n_dis * m` images
-    thus trains with minibatches of `m` (the paper: 5 x 64).
-
-    Keras' `SpectralNormalization` stores the normalised kernel and the
-    optimizer steps on it; the paper also differentiates through `sigma(W)`.
+    its singular vectors, then it computes with `W / sigma(W)`, the gradient
+    flowing through `sigma(W)` to the raw `W` the optimizer updates. Then G
+    takes one step on `-E[D(G(z))]` with one minibatch of noise. A batch of
+    `n_dis * m` images thus trains with minibatches of `m` (the paper: 5 x 64).
 
     With `num_classes`, G takes `[z, label]` and has class-conditional
     BatchNorm in every block, and D takes `[image, label]` and adds the
