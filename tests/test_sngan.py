@@ -204,6 +204,7 @@ def small_images(fashion_arrays):
 
 @pytest.fixture(scope="module")
 def trained(small_images):
+    keras.utils.set_random_seed(0)  # the power iterations' starting vectors
     model = make_sngan(n_dis=2, ema_decay=0.9)
     model.compile()
     before = {player: getattr(model, player).get_weights()
@@ -232,9 +233,10 @@ def test_a_step_takes_n_dis_discriminator_updates_per_generator_update(trained):
     for player in ("generator", "discriminator"):
         assert max_abs_difference(before[player], getattr(model, player).get_weights()) > 0
     # Every spectrally normalised layer computes with W / sigma, whose largest
-    # singular value is about 1 after a few power iterations.
+    # singular value approaches 1 from above as the power iterations converge
+    # (six so far: four D updates, two G updates).
     sigmas = [largest_singular_value(k) for k in normalised_kernels(model.discriminator)]
-    assert len(sigmas) == 8 and max(abs(s - 1.0) for s in sigmas) < 0.1
+    assert len(sigmas) == 8 and all(0.999 < s < 1.25 for s in sigmas)
 
 
 def test_a_batch_that_does_not_split_into_n_dis_minibatches_is_refused(small_images):
