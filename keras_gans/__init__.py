@@ -10,7 +10,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("augment", "callbacks", "data", "losses", "plotting", "resnet", "schedules")
+_SUBMODULES = ("augment", "callbacks", "data", "layers", "losses", "plotting", "resnet",
+               "schedules")
 _NAMES = {
     "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
                           "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant",

@@ -47,7 +47,7 @@ image = keras.Input((16, 16, 3))
 h = OptimizedDiscriminatorBlock(64)(image)                 # 8x8
 h = DiscriminatorBlock(128)(h)                             # 4x4
 h = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(h))
-score = SpectralNormalization(keras.layers.Dense(1))(h)
+score = keras_gans.layers.SpectralNormalization(keras.layers.Dense(1))(h)
 gan = keras_gans.GAN(generator, keras.Model(image, score))
 gan.compile(loss="hinge")
 ```
