@@ -84,12 +84,13 @@ def test_strategy_has_two_replicas(mirrored):
     assert mirrored["replicas"] == 2
 
 
-@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp", "progan", "cyclegan"])
+@pytest.mark.parametrize("variant", ["gan", "cgan", "wgan", "wgangp", "sngan", "progan",
+                                     "cyclegan"])
 def test_mirrored_step_matches_single_device(mirrored, variant):
     """Same losses and same weights (networks, EMA, historical means, noise
-    state, step counts, CycleGAN's image pools) after two steps; the WGAN
-    takes two critic minibatches a step. Unscaled per-replica gradients would
-    double every update."""
+    state, step counts, SNGAN's power-iteration vectors, CycleGAN's image
+    pools) after two steps; the WGAN takes two critic minibatches a step.
+    Unscaled per-replica gradients would double every update."""
     result = mirrored[variant]
     single, distributed = result["single_logs"], result["mirrored_logs"]
     assert single.keys() == distributed.keys()

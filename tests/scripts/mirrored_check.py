@@ -83,6 +83,12 @@ def build(variant):
         model = keras_gans.WGANGP(generator=generator, discriminator=critic,
                                   seed=1, n_critic=1, historical_averaging=1e-3)
         extra = {}
+    elif variant == "sngan":
+        # Spectrally normalised D: every replica refines the same u.
+        model = keras_gans.SNGAN(
+            generator=generator, n_dis=1, seed=1,
+            discriminator=mlp_discriminator(units=(32,), dropout=0, spectral_norm=True))
+        extra = {}
     elif variant == "cyclegan":
         # A pool of 4 fills in the first step and swaps in the second.
         model = keras_gans.CycleGAN((32, 32, 3), generator_filters=4, residual_blocks=1,
@@ -206,5 +212,5 @@ def main(variants):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "progan", "cyclegan", "noise",
-                          "dcgan"])
+    main(sys.argv[1:] or ["gan", "cgan", "wgan", "wgangp", "sngan", "progan", "cyclegan",
+                          "noise", "dcgan"])
