@@ -373,10 +373,11 @@ def test_overflowing_batchnorm_statistics_stop_training(tmp_path, tiny_npz, caps
 def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
     """At a learning rate of 10 the samples stick at -1/+1: each epoch warns,
     the run ends with an error and no export; --stop-on-collapse stops at the
-    first such epoch."""
+    first such epoch. Float32 without XLA, so no speed probe or XLA compile."""
+    plain = ("--precision", "float32", "--jit-compile", "off")
     out = tmp_path / "run"
-    status = run_cli(train_args(out, tiny_npz, "--d-lr", "10", "--g-lr", "10", variant="dcgan",
-                            epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--d-lr", "10", "--g-lr", "10", *plain,
+                                variant="dcgan", epochs=3))
     captured = capsys.readouterr()
     assert status == 2
     last = captured.err.strip().splitlines()[-1]
@@ -384,13 +385,13 @@ def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
     assert "Warning: the generator" in captured.out
     assert not (out / "generator").exists()
     assert GANCheckpoint.read_state(str(out / "checkpoint"))["epoch"] == 3
-    status = run_cli(train_args(out, tiny_npz, "--resume", variant="dcgan", epochs=3))
+    status = run_cli(train_args(out, tiny_npz, "--resume", *plain, variant="dcgan", epochs=3))
     assert status == 2 and "at the end of training" in capsys.readouterr().err
     assert not (out / "generator").exists()
 
     stopped = tmp_path / "stopped"
     status = run_cli(train_args(stopped, tiny_npz, "--d-lr", "10", "--g-lr", "10",
-                            "--stop-on-collapse", variant="dcgan", epochs=3))
+                                "--stop-on-collapse", *plain, variant="dcgan", epochs=3))
     assert status == 2
     warned = GANCheckpoint.read_state(str(stopped / "checkpoint"))["epoch"]
     assert warned < 3
