@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import keras_gans
 from keras_gans.saving import load_gan
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -192,17 +193,15 @@ def test_every_worker_saves_a_loadable_model(multi_worker):
 
 
 @pytest.mark.parametrize("make", [
-    lambda keras_gans: keras_gans.SNGAN(width=4, seed=0),
-    lambda keras_gans: keras_gans.SNGAN(width=4, num_classes=3, seed=0),
-    lambda keras_gans: keras_gans.DCGAN(seed=0, spectral_norm=True),
-    lambda keras_gans: keras_gans.ProGAN(final_image_shape=(28, 28, 1), fmap_max=8, seed=0),
-    lambda keras_gans: keras_gans.CycleGAN((32, 32, 3), generator_filters=4,
-                                           residual_blocks=1, discriminator_filters=4, seed=0),
+    lambda: keras_gans.SNGAN(width=4, seed=0),
+    lambda: keras_gans.SNGAN(width=4, num_classes=3, seed=0),
+    lambda: keras_gans.DCGAN(seed=0, spectral_norm=True),
+    lambda: keras_gans.ProGAN(final_image_shape=(28, 28, 1), fmap_max=8, seed=0),
+    lambda: keras_gans.CycleGAN((32, 32, 3), generator_filters=4, residual_blocks=1,
+                                discriminator_filters=4, seed=0),
 ], ids=["sngan", "sngan-conditional", "dcgan-sn", "progan", "cyclegan"])
 def test_a_new_model_has_every_layer_built(make):
     # Under a tf.distribute strategy, fit builds a model with an unbuilt layer
     # by calling it on a data batch, which a GAN's call does not take.
-    import keras_gans
-
-    unbuilt = [layer.name for layer in make(keras_gans)._flatten_layers() if not layer.built]
+    unbuilt = [layer.name for layer in make()._flatten_layers() if not layer.built]
     assert unbuilt == []
