@@ -69,17 +69,36 @@ def _add_trust_option(parser):
                         "Python calls, ...): only for exports from a source you trust")
 
 
-def _batch_sizes(text):
+def _per_resolution(text, example):
     """`"4:64,8:64,16:32"` as `{4: 64, 8: 64, 16: 32}`."""
     try:
         pairs = [item.split(":") for item in text.split(",")]
-        sizes = {int(resolution): int(size) for resolution, size in pairs}
+        return {int(resolution): int(count) for resolution, count in pairs}
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of RESOLUTION:BATCH, e.g. 4:64,8:32") from None
+            f"{text!r} is not a comma-separated list of RESOLUTION:COUNT, e.g. {example}"
+        ) from None
+
+
+def _batch_sizes(text):
+    """`"4:64,8:64,16:32"` as `{4: 64, 8: 64, 16: 32}`."""
+    sizes = _per_resolution(text, "4:64,8:32")
     if not all(size >= 1 for size in sizes.values()):
         raise argparse.ArgumentTypeError(f"{text}: every batch size must be at least 1")
     return sizes
+
+
+def _stage_images(text):
+    """`"20000"` as 20000, for every stage; `"8:5000,16:20000"` as
+    `{8: 5000, 16: 20000}`, stage by stage."""
+    if ":" in text:
+        return _per_resolution(text, "8:5000,16:20000")
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a number of images nor a list of RESOLUTION:IMAGES, "
+            "e.g. 8:5000,16:20000") from None
 
 
 def _build_parser():
@@ -202,11 +221,13 @@ def _build_parser():
     model.add_argument("--conditional", action="store_true",
                        help="train a class-conditional model on the dataset's labels "
                        "(sngan: projection discriminator; cgan always is conditional)")
-    model.add_argument("--fade-images", type=int, metavar="N",
-                       help="images over which each new resolution fades in "
+    model.add_argument("--fade-images", type=_stage_images, metavar="N|R:N,...",
+                       help="images over which each new resolution fades in, or "
+                       "resolution by resolution after the first, e.g. 8:5000,16:20000 "
                        f"({_takers('fade_images')})")
-    model.add_argument("--stable-images", type=int, metavar="N",
-                       help="images each resolution trains for once faded in "
+    model.add_argument("--stable-images", type=_stage_images, metavar="N|R:N,...",
+                       help="images each resolution trains for once faded in, or "
+                       "resolution by resolution, e.g. 4:5000,8:5000,16:40000 "
                        f"({_takers('stable_images')})")
     model.add_argument("--batch-sizes", type=_batch_sizes, metavar="R:B,...",
                        help="images per step at each resolution, e.g. 4:64,8:64,16:32; "
@@ -851,7 +872,7 @@ def _shown(value):
         return format(value, "g")
     if isinstance(value, tuple):
         return ",".join(str(item) for item in value)
-    if isinstance(value, dict):  # --batch-sizes
+    if isinstance(value, dict):  # --batch-sizes, --stable-images 4:1000,...
         return ",".join(f"{key}:{item}" for key, item in value.items())
     return str(value)
 

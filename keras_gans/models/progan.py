@@ -77,17 +77,19 @@ def _whole(value, name, minimum):
 class GrowthSchedule:
     """When each stage starts, how long its new block fades in, and its batch size.
 
-    Stage 0 trains for `stable_images`; every later stage first fades its
-    block in over `fade_images` (alpha rising linearly from 0 to 1) and then
-    trains for `stable_images` (Karras et al. 2018, section 3; the paper's
+    Stage 0 trains for its stable phase; every later stage first fades its
+    block in (alpha rising linearly from 0 to 1) and then trains for its
+    stable phase (Karras et al. 2018, section 3; the paper's
     `lod_transition_kimg` and `lod_training_kimg`). Counts are images shown
     to the discriminator. After the last stage's stable phase, training goes
     on at the final resolution.
 
     Args:
         resolutions: the side of each stage's images, e.g. `(4, 8, 16)`.
-        fade_images: images per fade-in.
-        stable_images: images per stable phase.
+        fade_images: images per fade-in: an int for every stage, or
+            `{resolution: images}` naming every resolution after the first.
+        stable_images: images per stable phase: an int for every stage, or
+            `{resolution: images}` naming every resolution.
         batch_sizes: `{resolution: images per step}`, an int for every
             stage, or `None` for 32 at every stage; resolutions a dict does
             not name take 32.
@@ -98,28 +100,60 @@ class GrowthSchedule:
     schedule = GrowthSchedule((4, 8, 16), fade_images=1000, stable_images=1000,
                               batch_sizes={4: 32, 8: 32, 16: 16})
     schedule.stage_at(1500), schedule.alpha_at(1500)   # (1, 0.5)
+    # Cheap low resolutions briefly, the final one longest:
+    GrowthSchedule((4, 8, 16), fade_images={8: 500, 16: 2000},
+                   stable_images={4: 500, 8: 500, 16: 8000})
     ```
     """
 
     def __init__(self, resolutions, fade_images, stable_images, batch_sizes=None):
         self.resolutions = tuple(int(r) for r in resolutions)
-        self.fade_images = _whole(fade_images, "fade_images", 0)
-        self.stable_images = _whole(stable_images, "stable_images", 1)
+        # Each stage's fade-in and stable phase, in images; stage 0 has no fade-in.
+        self.fade_lengths = (0, *self._per_resolution(fade_images, "fade_images", 0,
+                                                      self.resolutions[1:]))
+        self.stable_lengths = self._per_resolution(stable_images, "stable_images", 1,
+                                                   self.resolutions)
+        # As given: an int for every stage, or `{resolution: images}`.
+        self.fade_images = (
+            dict(zip(self.resolutions[1:], self.fade_lengths[1:], strict=True))
+            if isinstance(fade_images, dict) else int(fade_images))
+        self.stable_images = (
+            dict(zip(self.resolutions, self.stable_lengths, strict=True))
+            if isinstance(stable_images, dict) else int(stable_images))
         self.batch_sizes = self._batch_sizes(batch_sizes)
+
+    def _resolution_keys(self, mapping, name):
+        """`mapping` with its keys as the int resolutions they name (JSON
+        configs give them as strings)."""
+        resolved = {}
+        for resolution, value in mapping.items():
+            if not (str(resolution).strip().isdigit() and int(resolution) in self.resolutions):
+                known = ", ".join(str(r) for r in self.resolutions)
+                raise ValueError(f"{name} names resolution {resolution!r}, which is not "
+                                 f"one of the stages' resolutions {known}.")
+            resolved[int(resolution)] = value
+        return resolved
+
+    def _per_resolution(self, value, name, minimum, resolutions):
+        """One whole count per resolution in `resolutions`, from an int for
+        all of them or a dict that names each one."""
+        if not isinstance(value, dict):
+            return (_whole(value, name, minimum),) * len(resolutions)
+        counts = self._resolution_keys(value, name)
+        if set(counts) != set(resolutions):
+            after = " after the first, which has no fade-in" if name == "fade_images" else ""
+            raise ValueError(f"{name} must name every resolution{after} "
+                             f"({', '.join(str(r) for r in resolutions)}), got "
+                             f"{', '.join(str(r) for r in counts) or 'none'}.")
+        return tuple(_whole(counts[r], f"{name} at {r}x{r}", minimum) for r in resolutions)
 
     def _batch_sizes(self, batch_sizes):
         if batch_sizes is None or not isinstance(batch_sizes, dict):
             size = DEFAULT_BATCH_SIZE if batch_sizes is None else batch_sizes
             batch_sizes = dict.fromkeys(self.resolutions, size)
         sizes = dict.fromkeys(self.resolutions, DEFAULT_BATCH_SIZE)
-        for resolution, size in batch_sizes.items():
-            if str(resolution).strip().isdigit() and int(resolution) in sizes:
-                sizes[int(resolution)] = _whole(size, f"The batch size at {resolution}x"
-                                                      f"{resolution}", 1)
-            else:
-                known = ", ".join(str(r) for r in self.resolutions)
-                raise ValueError(f"batch_sizes names resolution {resolution!r}, which is not "
-                                 f"one of the stages' resolutions {known}.")
+        for resolution, size in self._resolution_keys(batch_sizes, "batch_sizes").items():
+            sizes[resolution] = _whole(size, f"The batch size at {resolution}x{resolution}", 1)
         return sizes
 
     @property
@@ -131,9 +165,7 @@ class GrowthSchedule:
 
     def stage_start(self, stage):
         """The images seen when `stage` begins (its fade-in, for stages after 0)."""
-        if stage == 0:
-            return 0
-        return self.stable_images + (stage - 1) * (self.fade_images + self.stable_images)
+        return sum(self.fade_lengths[:stage]) + sum(self.stable_lengths[:stage])
 
     def stage_at(self, images):
         """The stage training is in after `images` images."""
@@ -143,15 +175,14 @@ class GrowthSchedule:
         """How far `stage`'s block has faded in after `images` images, in [0, 1];
         1 for stage 0. `stage` defaults to `stage_at(images)`."""
         stage = self.stage_at(images) if stage is None else stage
-        if stage == 0 or self.fade_images == 0:
+        if self.fade_lengths[stage] == 0:
             return 1.0
-        return min(max((images - self.stage_start(stage)) / self.fade_images, 0.0), 1.0)
+        return min(max((images - self.stage_start(stage)) / self.fade_lengths[stage], 0.0), 1.0)
 
     @property
     def total_images(self):
         """Images until the last stage's stable phase ends."""
-        return self.stage_start(self.num_stages - 1) + self.fade_images * (
-            self.num_stages > 1) + self.stable_images
+        return self.stage_start(self.num_stages)
 
     @property
     def total_steps(self):
@@ -168,11 +199,15 @@ class GrowthSchedule:
     def summary(self):
         """One line, e.g. `"4x4 -> 16x16: stable 1000, fade 1000 images; batches
         4:64, 8:64, 16:64; 5000 images in 79 steps"`."""
+        def shown(counts):
+            if not isinstance(counts, dict):
+                return str(counts)
+            return "(" + ", ".join(f"{r}:{count}" for r, count in counts.items()) + ")"
+
         first, last = self.resolutions[0], self.resolutions[-1]
-        batches = ", ".join(f"{r}:{b}" for r, b in self.batch_sizes.items())
-        return (f"{first}x{first} -> {last}x{last}: stable {self.stable_images}, fade "
-                f"{self.fade_images} images; batches {batches}; {self.total_images} "
-                f"images in {self.total_steps} steps")
+        return (f"{first}x{first} -> {last}x{last}: stable {shown(self.stable_images)}, fade "
+                f"{shown(self.fade_images)} images; batches {shown(self.batch_sizes)[1:-1]}; "
+                f"{self.total_images} images in {self.total_steps} steps")
 
 
 def _sequential(input_shape, stack, name):
@@ -368,7 +403,9 @@ class ProGAN(WGANGP):
             equivalent is 16384 and 512.
         fade_images, stable_images: images per fade-in and per stable phase
             (10,000 each: 50,000 images to 28x28, 90,000 to 64x64; the paper
-            shows 600,000 each).
+            shows 600,000 each), or `{resolution: images}` for each stage's
+            own, e.g. `stable_images={4: 2000, 8: 2000, 16: 5000, 32: 10000,
+            64: 40000}` (fade_images names every resolution but the first).
         batch_sizes: images per step, one int for every stage or
             `{resolution: batch size}` (others 32).
         mbstd_group_size: group size of D's minibatch standard deviation (0: off).
@@ -504,10 +541,11 @@ class ProGAN(WGANGP):
     def fade_alpha(self):
         """The active stage's alpha, read from `images_seen` (in the graph too)."""
         stage = self.active_stage
-        if stage == 0 or self.schedule.fade_images == 0:
+        fade_images = self.schedule.fade_lengths[stage]
+        if fade_images == 0:
             return ops.ones((), "float32")
         images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
-        return ops.clip(images / self.schedule.fade_images, 0.0, 1.0)
+        return ops.clip(images / fade_images, 0.0, 1.0)
 
     def trained_variables(self, player):
         return getattr(self, player).variables_at(self.active_stage)
