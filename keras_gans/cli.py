@@ -70,14 +70,17 @@ def _add_trust_option(parser):
 
 
 def _per_resolution(text, example):
-    """`"4:64,8:64,16:32"` as `{4: 64, 8: 64, 16: 32}`."""
+    """`"RESOLUTION:COUNT,..."`, e.g. `"4:64,8:32"`, as `{4: 64, 8: 32}`."""
     try:
-        pairs = [item.split(":") for item in text.split(",")]
-        return {int(resolution): int(count) for resolution, count in pairs}
+        pairs = [[int(part) for part in item.split(":")] for item in text.split(",")]
+        counts = {resolution: count for resolution, count in pairs}
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of RESOLUTION:COUNT, e.g. {example}"
         ) from None
+    if len(counts) < len(pairs):
+        raise argparse.ArgumentTypeError(f"{text}: a resolution is named twice")
+    return counts
 
 
 def _batch_sizes(text):
@@ -88,17 +91,19 @@ def _batch_sizes(text):
     return sizes
 
 
-def _stage_images(text):
-    """`"20000"` as 20000, for every stage; `"8:5000,16:20000"` as
-    `{8: 5000, 16: 20000}`, stage by stage."""
-    if ":" in text:
-        return _per_resolution(text, "8:5000,16:20000")
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a number of images nor a list of RESOLUTION:IMAGES, "
-            "e.g. 8:5000,16:20000") from None
+def _stage_images(example):
+    """The argparse type of a schedule length: `"20000"` as 20000, for every
+    stage; `"8:5000,16:20000"` as `{8: 5000, 16: 20000}`, stage by stage."""
+    def parse(text):
+        if ":" in text:
+            return _per_resolution(text, example)
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is neither a number of images nor a list of RESOLUTION:COUNT, "
+                f"e.g. {example}") from None
+    return parse
 
 
 def _build_parser():
@@ -221,11 +226,13 @@ def _build_parser():
     model.add_argument("--conditional", action="store_true",
                        help="train a class-conditional model on the dataset's labels "
                        "(sngan: projection discriminator; cgan always is conditional)")
-    model.add_argument("--fade-images", type=_stage_images, metavar="N|R:N,...",
+    model.add_argument("--fade-images", type=_stage_images("8:5000,16:20000"),
+                       metavar="N|R:N,...",
                        help="images over which each new resolution fades in, or "
                        "resolution by resolution after the first, e.g. 8:5000,16:20000 "
                        f"({_takers('fade_images')})")
-    model.add_argument("--stable-images", type=_stage_images, metavar="N|R:N,...",
+    model.add_argument("--stable-images", type=_stage_images("4:5000,8:5000,16:40000"),
+                       metavar="N|R:N,...",
                        help="images each resolution trains for once faded in, or "
                        "resolution by resolution, e.g. 4:5000,8:5000,16:40000 "
                        f"({_takers('stable_images')})")
@@ -885,6 +892,22 @@ def _same_option(given, saved):
     return given == saved
 
 
+def _same_stage_lengths(model, option, given):
+    """Whether `--fade-images` or `--stable-images` gives a growing model's
+    own lengths, written as one number or resolution by resolution."""
+    if option not in ("fade_images", "stable_images"):
+        return False
+    from keras_gans.models.progan import GrowthSchedule
+
+    schedule = model.schedule
+    lengths = {"fade_images": schedule.fade_images, "stable_images": schedule.stable_images,
+               option: given}
+    rebuilt = GrowthSchedule(schedule.resolutions, lengths["fade_images"],
+                             lengths["stable_images"])
+    return (rebuilt.fade_lengths, rebuilt.stable_lengths) == (schedule.fade_lengths,
+                                                              schedule.stable_lengths)
+
+
 def _check_options_against_checkpoint(args, model, checkpoint_path):
     """A resumed run trains the checkpoint's model as it was compiled.
 
@@ -899,7 +922,8 @@ def _check_options_against_checkpoint(args, model, checkpoint_path):
     defaults = vars(_build_parser().parse_args(["train", args.variant]))
     for option, saved in _checkpoint_options(model).items():
         given = getattr(args, option)
-        if given == defaults[option] or _same_option(given, saved):
+        if (given == defaults[option] or _same_option(given, saved)
+                or _same_stage_lengths(model, option, given)):
             continue
         differs = ("the checkpoint's model was trained without it" if saved in (None, False)
                    else f"{_shown(given)} differs from the checkpoint's {_shown(saved)}")

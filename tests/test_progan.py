@@ -138,9 +138,11 @@ def test_each_stage_can_have_its_own_lengths():
 @pytest.mark.parametrize("options, message", [
     ({"fade_images": -5}, "fade_images must be a whole number >= 0, got -5."),
     ({"stable_images": 0}, "stable_images must be a whole number >= 1, got 0."),
-    ({"fade_images": {4: 8, 8: 8, 16: 8}}, "fade_images must name every resolution after "
-                                           "the first, which has no fade-in (8, 16), got 4, "
-                                           "8, 16."),
+    ({"fade_images": {4: 8, 8: 8, 16: 8}}, "fade_images must name every resolution but the "
+                                           "first (8, 16), got 4, 8, 16."),
+    ({"fade_images": {8: 8, "8": 9, 16: 8}}, "fade_images names resolution 8 twice."),
+    ({"stable_images": [64, 64, 64]}, "stable_images must be a whole number >= 1, got "
+                                      "[64, 64, 64]."),
     ({"stable_images": {4: 8, 8: 8}}, "stable_images must name every resolution (4, 8, 16), "
                                       "got 4, 8."),
     ({"stable_images": {4: 8, 8: 0, 16: 8}}, "stable_images at 8x8 must be a whole number "
@@ -360,13 +362,27 @@ def test_cli_trains_progan_through_its_schedule(tmp_path, fashion_idx_dir, capsy
                     "--features", str(tmp_path / "features.keras")]) == 0
     assert '"fid"' in capsys.readouterr().out
 
+    # A resumed run takes its schedule however it is written, and no other.
+    resume = ["train", "progan", "--limit", "64", "--image-size", "8", "--batch-sizes",
+              "4:16,8:8", "--latent-dim", "8", "--out", str(out), "--quiet", "--resume",
+              "--dataset", "fashion_mnist", "--data-dir", str(fashion_idx_dir)]
+    assert run_cli([*resume, "--fade-images", "16", "--stable-images", "4:32,8:48",
+                    "--epochs", "4"]) == 0
+    model = saving.load_gan(str(out / "checkpoint" / "checkpoint.keras"))
+    assert int(model.g_optimizer.iterations) == 16
+    capsys.readouterr()
+    assert run_cli([*resume, "--stable-images", "32", "--epochs", "5"]) == 2
+    assert "--stable-images: 32 differs from the checkpoint's 4:32,8:48" in capsys.readouterr().err
+
 
 @pytest.mark.parametrize("options, message", [
     (["--fade-images", "-5"], "fade_images must be a whole number >= 0, got -5."),
     (["--stable-images", "4:16"], "stable_images must name every resolution (4, 8), got 4."),
     (["--fade-images", "8:many"], "'8:many' is not a comma-separated list of "
                                   "RESOLUTION:COUNT, e.g. 8:5000,16:20000"),
-    (["--stable-images", "lots"], "'lots' is neither a number of images nor a list"),
+    (["--stable-images", "lots"], "'lots' is neither a number of images nor a list of "
+                                  "RESOLUTION:COUNT, e.g. 4:5000,8:5000,16:40000"),
+    (["--stable-images", "4:16,8:16,4:32"], "4:16,8:16,4:32: a resolution is named twice"),
     (["--batch-sizes", "4:16,12:8"], "batch_sizes names resolution 12"),
     (["--batch-size", "16", "--batch-sizes", "4:16"], "give one of them"),
 ])

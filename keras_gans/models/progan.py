@@ -18,6 +18,7 @@ counter has reached, retracing the step once per stage. No re-`compile`.
 """
 
 import math
+import numbers
 
 import keras
 from keras import layers, ops
@@ -69,7 +70,8 @@ def fade(old, new, alpha):
 
 
 def _whole(value, name, minimum):
-    if isinstance(value, bool) or not float(value).is_integer() or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not float(value).is_integer() or value < minimum):
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
     return int(value)
 
@@ -86,8 +88,8 @@ class GrowthSchedule:
 
     Args:
         resolutions: the side of each stage's images, e.g. `(4, 8, 16)`.
-        fade_images: images per fade-in: an int for every stage, or
-            `{resolution: images}` naming every resolution after the first.
+        fade_images: images per fade-in: an int for every stage after the
+            first, or `{resolution: images}` naming each of them.
         stable_images: images per stable phase: an int for every stage, or
             `{resolution: images}` naming every resolution.
         batch_sizes: `{resolution: images per step}`, an int for every
@@ -131,6 +133,8 @@ class GrowthSchedule:
                 known = ", ".join(str(r) for r in self.resolutions)
                 raise ValueError(f"{name} names resolution {resolution!r}, which is not "
                                  f"one of the stages' resolutions {known}.")
+            if int(resolution) in resolved:
+                raise ValueError(f"{name} names resolution {int(resolution)} twice.")
             resolved[int(resolution)] = value
         return resolved
 
@@ -141,8 +145,8 @@ class GrowthSchedule:
             return (_whole(value, name, minimum),) * len(resolutions)
         counts = self._resolution_keys(value, name)
         if set(counts) != set(resolutions):
-            after = " after the first, which has no fade-in" if name == "fade_images" else ""
-            raise ValueError(f"{name} must name every resolution{after} "
+            but = " but the first" if name == "fade_images" else ""
+            raise ValueError(f"{name} must name every resolution{but} "
                              f"({', '.join(str(r) for r in resolutions)}), got "
                              f"{', '.join(str(r) for r in counts) or 'none'}.")
         return tuple(_whole(counts[r], f"{name} at {r}x{r}", minimum) for r in resolutions)
@@ -164,7 +168,8 @@ class GrowthSchedule:
         return self.batch_sizes[self.resolutions[stage]]
 
     def stage_start(self, stage):
-        """The images seen when `stage` begins (its fade-in, for stages after 0)."""
+        """The images seen when `stage` begins (its fade-in, for stages after
+        0); `stage_start(num_stages)` is where the last stable phase ends."""
         return sum(self.fade_lengths[:stage]) + sum(self.stable_lengths[:stage])
 
     def stage_at(self, images):
@@ -189,8 +194,7 @@ class GrowthSchedule:
         """Steps until `total_images`, each step reading its stage's batch."""
         images = steps = 0
         for stage in range(self.num_stages):
-            end = (self.stage_start(stage + 1) if stage + 1 < self.num_stages
-                   else self.total_images)
+            end = self.stage_start(stage + 1)
             if images < end:
                 count = math.ceil((end - images) / self.batch_size(stage))
                 steps, images = steps + count, images + count * self.batch_size(stage)
@@ -199,14 +203,15 @@ class GrowthSchedule:
     def summary(self):
         """One line, e.g. `"4x4 -> 16x16: stable 1000, fade 1000 images; batches
         4:64, 8:64, 16:64; 5000 images in 79 steps"`."""
-        def shown(counts):
-            if not isinstance(counts, dict):
-                return str(counts)
-            return "(" + ", ".join(f"{r}:{count}" for r, count in counts.items()) + ")"
+        def listed(counts):
+            return ", ".join(f"{r}:{count}" for r, count in counts.items())
+
+        def lengths(counts):
+            return f"({listed(counts)})" if isinstance(counts, dict) else str(counts)
 
         first, last = self.resolutions[0], self.resolutions[-1]
-        return (f"{first}x{first} -> {last}x{last}: stable {shown(self.stable_images)}, fade "
-                f"{shown(self.fade_images)} images; batches {shown(self.batch_sizes)[1:-1]}; "
+        return (f"{first}x{first} -> {last}x{last}: stable {lengths(self.stable_images)}, fade "
+                f"{lengths(self.fade_images)} images; batches {listed(self.batch_sizes)}; "
                 f"{self.total_images} images in {self.total_steps} steps")
 
 
@@ -541,11 +546,11 @@ class ProGAN(WGANGP):
     def fade_alpha(self):
         """The active stage's alpha, read from `images_seen` (in the graph too)."""
         stage = self.active_stage
-        fade_images = self.schedule.fade_lengths[stage]
-        if fade_images == 0:
+        fade_length = self.schedule.fade_lengths[stage]
+        if fade_length == 0:
             return ops.ones((), "float32")
         images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
-        return ops.clip(images / fade_images, 0.0, 1.0)
+        return ops.clip(images / fade_length, 0.0, 1.0)
 
     def trained_variables(self, player):
         return getattr(self, player).variables_at(self.active_stage)
