@@ -17,6 +17,7 @@ the counter inside the graph; after every batch `fit` moves to the stage the
 counter has reached, retracing the step once per stage. No re-`compile`.
 """
 
+import itertools
 import math
 import numbers
 
@@ -115,6 +116,9 @@ class GrowthSchedule:
                                                       self.resolutions[1:]))
         self.stable_lengths = self._per_resolution(stable_images, "stable_images", 1,
                                                    self.resolutions)
+        self._starts = (0, *itertools.accumulate(
+            fade + stable for fade, stable in zip(self.fade_lengths, self.stable_lengths,
+                                                  strict=True)))
         # As given: an int for every stage, or `{resolution: images}`.
         self.fade_images = (
             dict(zip(self.resolutions[1:], self.fade_lengths[1:], strict=True))
@@ -170,7 +174,7 @@ class GrowthSchedule:
     def stage_start(self, stage):
         """The images seen when `stage` begins (its fade-in, for stages after
         0); `stage_start(num_stages)` is where the last stable phase ends."""
-        return sum(self.fade_lengths[:stage]) + sum(self.stable_lengths[:stage])
+        return self._starts[stage]
 
     def stage_at(self, images):
         """The stage training is in after `images` images."""
