@@ -239,6 +239,29 @@ def test_the_step_trains_only_the_active_stage(grown):
     assert all(path.startswith(("from_rgb_4x4/", "block_4x4/")) for path in at_4x4)
 
 
+def test_the_moving_average_restarts_its_warm_up_with_each_stage():
+    """Stage 0 takes 4 steps of 16 images; the 6th step is stage 1's second,
+    so its moving average decays by (1 + 2) / (10 + 2), not (1 + 6) / (10 + 6)."""
+    model = tiny_progan()
+    weights = {}
+
+    def snapshot(when, batch):
+        if batch == 5:
+            weights[when] = ([w.numpy() for w in model.ema_generator.weights],
+                             [w.numpy() for w in model.generator.weights])
+
+    model.fit(make_dataset(random_images(64), batch_size=16, repeat=True), epochs=1,
+              steps_per_epoch=6, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
+                  on_train_batch_begin=lambda batch, logs: snapshot("before", batch),
+                  on_train_batch_end=lambda batch, logs: snapshot("after", batch))])
+    assert model.current_stage == 1
+    (average_before, _), (average_after, trained) = weights["before"], weights["after"]
+    decays = np.concatenate([
+        ((after - weight) / (before - weight))[np.abs(before - weight) > 1e-3]
+        for before, after, weight in zip(average_before, average_after, trained, strict=True)])
+    np.testing.assert_allclose(np.median(decays), 3 / 12, rtol=1e-3)
+
+
 def test_sample_grids_name_the_resolution_and_make_a_gif(grown):
     names = sorted(os.listdir(grown["samples"]))
     assert names == ["epoch_001_8x8.png", "epoch_002_16x16.png", "training.gif"]

@@ -279,12 +279,17 @@ class AdversarialModel(keras.Model):
         for name in self.averaged_players:
             # Warm-up as in tf.train.ExponentialMovingAverage(num_updates=t):
             # early averages follow the player instead of its initial state.
-            step = ops.cast(self.optimizer_of(name).iterations, "float32")
+            step = ops.cast(self.ema_warmup_step(name), "float32")
             decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
             for average, weight in zip(getattr(self, f"ema_{name}").weights,
                                        getattr(self, name).weights, strict=True):
                 decay_w = ops.cast(decay, average.dtype)
                 average.assign(decay_w * average + (1.0 - decay_w) * weight)
+
+    def ema_warmup_step(self, player):
+        """The step t of the moving average's warm-up: the player's optimizer
+        steps. ProGAN counts them from the start of the current stage."""
+        return self.optimizer_of(player).iterations
 
     def averaged(self, player):
         """The player's moving average when `ema_decay` is on, else the player."""

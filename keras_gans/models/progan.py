@@ -422,7 +422,11 @@ class ProGAN(WGANGP):
             the stage's batch (1, as in the paper).
         gp_weight: lambda of the gradient penalty (10).
         drift_weight: epsilon_drift (0.001).
-        ema_decay: the sampling generator's moving average (0.999, the paper's).
+        ema_decay: the sampling generator's moving average (0.999, the
+            paper's). Its warm-up, `min(decay, (1 + t) / (10 + t))`, counts
+            t from the start of each stage, so the average follows each new
+            block as it fades in; a 0.999 average carried across stages of a
+            few hundred steps would still be mostly the stages before.
         **kwargs: `seed`, `historical_averaging`, `name`.
 
     Example:
@@ -555,6 +559,13 @@ class ProGAN(WGANGP):
             return ops.ones((), "float32")
         images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
         return ops.clip(images / fade_length, 0.0, 1.0)
+
+    def ema_warmup_step(self, player):
+        """The steps taken in the active stage: the moving average restarts
+        its warm-up when a stage begins."""
+        stage = self.active_stage
+        images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
+        return images / self.schedule.batch_size(stage)
 
     def trained_variables(self, player):
         return getattr(self, player).variables_at(self.active_stage)
