@@ -557,15 +557,17 @@ class ProGAN(WGANGP):
         fade_length = self.schedule.fade_lengths[stage]
         if fade_length == 0:
             return ops.ones((), "float32")
-        images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
-        return ops.clip(images / fade_length, 0.0, 1.0)
+        return ops.clip(self.images_in_stage() / fade_length, 0.0, 1.0)
+
+    def images_in_stage(self):
+        """The images seen since the active stage began, as a float32 tensor."""
+        return (ops.cast(self.images_seen, "float32")
+                - self.schedule.stage_start(self.active_stage))
 
     def ema_warmup_step(self, player):
         """The steps taken in the active stage: the moving average restarts
         its warm-up when a stage begins."""
-        stage = self.active_stage
-        images = ops.cast(self.images_seen, "float32") - self.schedule.stage_start(stage)
-        return images / self.schedule.batch_size(stage)
+        return self.images_in_stage() / self.schedule.batch_size(self.active_stage)
 
     def trained_variables(self, player):
         return getattr(self, player).variables_at(self.active_stage)
