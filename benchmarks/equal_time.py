@@ -184,7 +184,7 @@ def main():
     clock = CPUClock(args.eval_every * 60, args.cpu_minutes * 60, score)
     started = time.perf_counter()
     model.fit(dataset, epochs=100_000, verbose=0, callbacks=[clock])
-    steps = int(model.optimizer_of("generator").iterations)
+    steps = model.steps_taken
     row = {"variant": args.variant, "options": args.option,
            "compile_options": args.compile_option, "learning_rate": args.learning_rate,
            "d_lr": args.d_lr, "g_lr": args.g_lr, "adam_betas": args.adam_betas,

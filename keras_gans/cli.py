@@ -240,6 +240,9 @@ def _build_parser():
                        help="images per step at each resolution, e.g. 4:64,8:64,16:32; "
                        "resolutions not named take the variant's default "
                        f"({_takers('batch_sizes')})")
+    model.add_argument("--reset-optimizers", action="store_true",
+                       help="restart Adam whenever a fade-in or a stable phase begins, as "
+                       f"the ProGAN paper's code does ({_takers('reset_optimizers')})")
     model.add_argument("--pool-size", type=int, metavar="N",
                        help=f"translations D sees from history ({_takers('pool_size')})")
     model.add_argument("--cycle-weight", type=float, metavar="LAMBDA",
@@ -632,7 +635,8 @@ def _delete_previous_run(out):
 # argument name; their defaults are the variant's own.
 MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
                  "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis",
-                 "fade_images", "stable_images", "batch_sizes", "pool_size", "cycle_weight",
+                 "fade_images", "stable_images", "batch_sizes", "reset_optimizers",
+                 "pool_size", "cycle_weight",
                  "identity_weight", "generator_filters", "residual_blocks")
 COMPILE_OPTIONS = ("loss", "label_smoothing", "instance_noise", "diff_augment", "r1_weight",
                    "feature_matching")
@@ -1005,7 +1009,7 @@ def run_train(args):
     model.steps_per_execution = args.steps_per_execution
     model.jit_compile = args.jit_compile
     # A mid-epoch checkpoint restarts its epoch; the run ends as many steps early.
-    steps_to_go = args.epochs * steps_per_epoch - int(model.g_optimizer.iterations)
+    steps_to_go = args.epochs * steps_per_epoch - model.steps_taken
     if args.resume:
         print(f"Resuming from {checkpoint.path} at epoch {initial_epoch + 1}, "
               f"{steps_to_go} steps to go.")

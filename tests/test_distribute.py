@@ -114,10 +114,12 @@ def test_mirrored_step_matches_single_device(mirrored, variant):
 
 def test_progan_grows_in_step_under_mirrored_strategy(mirrored):
     """Both replicas count the global batch once: after two steps of 16 the
-    14x14 block is half faded in, on one device and on two."""
+    14x14 block is half faded in, on one device and on two. The optimizers
+    restarted when the fade-in began, so each has taken one step since."""
     result = mirrored["progan"]
     assert result["images_seen"] == [32, 32]
     assert result["fade_alpha"] == [0.5, 0.5]
+    assert result["iterations"] == [1, 1]
 
 
 def test_replicas_draw_different_slices_of_one_noise_batch(mirrored):

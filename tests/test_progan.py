@@ -107,6 +107,10 @@ def test_the_schedule_fades_each_stage_in_then_holds_it():
     assert schedule.total_images == 800
     # 200 / 32 -> 7 steps (224 images), 276 more at 32 -> 9 (512), 288 at 10 -> 29.
     assert schedule.total_steps == 7 + 9 + 29
+    # Stage 0 ends 24 images late (224); after the schedule, 20 images take 2 steps of 10.
+    assert [schedule.steps_to(n) for n in (0, 200, 230, 800, 820)] == [0, 7, 8, 45, 47]
+    assert [schedule.phase_at(n) for n in (0, 199, 200, 299, 300, 500, 600)] == [
+        (0, False), (0, False), (1, True), (1, True), (1, False), (2, True), (2, False)]
     assert stage_resolutions((28, 28, 1)) == (7, 14, 28)
     assert stage_resolutions((64, 64, 3)) == (4, 8, 16, 32, 64)
 
@@ -256,10 +260,46 @@ def test_the_moving_average_restarts_its_warm_up_with_each_stage():
                   on_train_batch_end=lambda batch, logs: snapshot("after", batch))])
     assert model.current_stage == 1
     (average_before, _), (average_after, trained) = weights["before"], weights["after"]
-    decays = np.concatenate([
-        ((after - weight) / (before - weight))[np.abs(before - weight) > 1e-3]
-        for before, after, weight in zip(average_before, average_after, trained, strict=True)])
+    gaps = [(before - weight, after - weight) for before, after, weight
+            in zip(average_before, average_after, trained, strict=True)]
+    decays = np.concatenate([after[np.abs(before) > 1e-3] / before[np.abs(before) > 1e-3]
+                             for before, after in gaps])
     np.testing.assert_allclose(np.median(decays), 3 / 12, rtol=1e-3)
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_each_phase_restarts_adam_so_a_new_block_starts_with_small_steps(reset):
+    """Stage 0 takes 4 steps; steps 5 and 6 are the 8x8 fade-in's first two.
+    At step 5 alpha is 0, so the new block gets no gradient; at step 6 its
+    Adam(1e-3, beta_1=0, beta_2=0.99) step is `lr * sqrt(1 - 0.99^t) / sqrt(1 - 0.99)`
+    per weight, with t = 2 when each phase restarts the optimizer, else 6."""
+    model = tiny_progan(reset_optimizers=reset)
+    new_block = model.generator.blocks[1].trainable_variables
+    weights = {}
+
+    def snapshot(when, batch):
+        if batch == 5:
+            weights[when] = [v.numpy() for v in new_block]
+
+    model.fit(make_dataset(random_images(64), batch_size=16, repeat=True), epochs=1,
+              steps_per_epoch=6, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
+                  on_train_batch_begin=lambda batch, logs: snapshot("before", batch),
+                  on_train_batch_end=lambda batch, logs: snapshot("after", batch))])
+    steps = np.concatenate([np.abs(after - before).ravel() for before, after in zip(
+        weights["before"], weights["after"], strict=True)])
+    t = 2 if reset else 6
+    np.testing.assert_allclose(np.median(steps[steps > 0]),
+                               1e-3 * math.sqrt(1 - 0.99**t) / math.sqrt(1 - 0.99), rtol=1e-3)
+    assert model.steps_taken == 6
+    assert int(model.g_optimizer.iterations) == t
+    assert float(model.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+
+
+def test_a_learning_rate_schedule_needs_the_optimizers_kept():
+    schedule = keras.optimizers.schedules.PolynomialDecay(1e-3, decay_steps=100)
+    with pytest.raises(ValueError, match="learning-rate schedule, which ProGAN"):
+        ProGAN(**TINY, reset_optimizers=True).compile(g_optimizer=keras.optimizers.Adam(schedule))
+    ProGAN(**TINY).compile(g_optimizer=keras.optimizers.Adam(schedule))
 
 
 def test_sample_grids_name_the_resolution_and_make_a_gif(grown):
@@ -335,7 +375,7 @@ def test_a_checkpoint_taken_mid_fade_resumes_mid_fade(grown, tmp_path):
     loaded = keras_gans.load_gan(str(tmp_path / "mid_fade.keras"))
     assert loaded.get_config() == model.get_config()
     assert (loaded.current_stage, loaded.active_stage, loaded.current_alpha) == (2, 2, 0.5)
-    assert int(loaded.g_optimizer.iterations) == 16
+    assert (loaded.steps_taken, int(loaded.g_optimizer.iterations)) == (16, 16)
 
     batch = make_dataset(random_images(8, seed=3), batch_size=8, shuffle=False)
     batch = batch.map(lambda x: tf.concat([x, x], axis=0))  # 16 images; stage 2 takes 8
@@ -352,7 +392,7 @@ def test_cli_trains_progan_through_its_schedule(tmp_path, fashion_idx_dir, capsy
     out = tmp_path / "run"
     status = run_cli(["train", "progan", "--limit", "64", "--image-size", "8",
                       "--fade-images", "8:16", "--stable-images", "4:32,8:48",
-                      "--batch-sizes", "4:16,8:8",
+                      "--batch-sizes", "4:16,8:8", "--reset-optimizers",
                       "--latent-dim", "8", "--out", str(out), "--quiet",
                       "--dataset", "fashion_mnist", "--data-dir", str(fashion_idx_dir)])
     assert status == 0
@@ -363,7 +403,9 @@ def test_cli_trains_progan_through_its_schedule(tmp_path, fashion_idx_dir, capsy
     model = saving.load_gan(str(out / "checkpoint" / "checkpoint.keras"))
     # The schedule's 10 steps (2 of 16 at 4x4, 8 of 8 at 8x8), rounded up to
     # whole epochs of 64 / 16 = 4 batches: 12 steps, 2 more at 8x8.
-    assert int(model.g_optimizer.iterations) == 12
+    # Adam restarted when the 8x8 stable phase began, 8 steps before the end.
+    assert model.reset_optimizers
+    assert (model.steps_taken, int(model.g_optimizer.iterations)) == (12, 8)
     assert int(model.images_seen.numpy()) == 2 * 16 + 10 * 8
     assert model.schedule.stable_images == {4: 32, 8: 48}
     assert model.schedule.fade_images == {8: 16}
@@ -392,7 +434,7 @@ def test_cli_trains_progan_through_its_schedule(tmp_path, fashion_idx_dir, capsy
     assert run_cli([*resume, "--fade-images", "16", "--stable-images", "4:32,8:48",
                     "--epochs", "4"]) == 0
     model = saving.load_gan(str(out / "checkpoint" / "checkpoint.keras"))
-    assert int(model.g_optimizer.iterations) == 16
+    assert (model.steps_taken, int(model.g_optimizer.iterations)) == (16, 12)
     capsys.readouterr()
     assert run_cli([*resume, "--stable-images", "32", "--epochs", "5"]) == 2
     assert "--stable-images: 32 differs from the checkpoint's 4:32,8:48" in capsys.readouterr().err
@@ -422,3 +464,5 @@ def test_cli_refuses_schedule_options_for_other_variants(tmp_path, capsys):
     status = run_cli(["train", "dcgan", "--fade-images", "100", "--out", str(tmp_path)])
     assert status == 2
     assert "--fade-images applies to progan, not to dcgan" in capsys.readouterr().err
+    assert run_cli(["train", "wgan-gp", "--reset-optimizers", "--out", str(tmp_path)]) == 2
+    assert "--reset-optimizers applies to progan, not to wgan-gp" in capsys.readouterr().err

@@ -286,6 +286,21 @@ class AdversarialModel(keras.Model):
                 decay_w = ops.cast(decay, average.dtype)
                 average.assign(decay_w * average + (1.0 - decay_w) * weight)
 
+    @property
+    def steps_taken(self):
+        """The train steps so far: the generator optimizer's step count."""
+        return int(self.g_optimizer.iterations)
+
+    def reset_optimizer_states(self):
+        """Restarts every optimizer as if new: its step count and moments go
+        to zero; its learning rate (and a mixed-precision loss scale) stays."""
+        for prefix in self.players_by_optimizer():
+            optimizer = getattr(self, f"{prefix}_optimizer")
+            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+            for variable in optimizer.variables:
+                if variable is not optimizer.learning_rate:
+                    variable.assign(ops.zeros_like(variable))
+
     def ema_warmup_step(self, player):
         """The step t of the moving average's warm-up: the player's optimizer
         steps. ProGAN counts them from the start of the current stage."""

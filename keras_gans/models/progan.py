@@ -180,6 +180,12 @@ class GrowthSchedule:
         """The stage training is in after `images` images."""
         return max(stage for stage in range(self.num_stages) if self.stage_start(stage) <= images)
 
+    def phase_at(self, images):
+        """`(stage, fading)`: the stage after `images` images, and whether its
+        block is still fading in (stage 0 never is)."""
+        stage = self.stage_at(images)
+        return stage, images < self.stage_start(stage) + self.fade_lengths[stage]
+
     def alpha_at(self, images, stage=None):
         """How far `stage`'s block has faded in after `images` images, in [0, 1];
         1 for stage 0. `stage` defaults to `stage_at(images)`."""
@@ -196,12 +202,18 @@ class GrowthSchedule:
     @property
     def total_steps(self):
         """Steps until `total_images`, each step reading its stage's batch."""
-        images = steps = 0
+        return self.steps_to(self.total_images)
+
+    def steps_to(self, images):
+        """The steps that show `images` images, each step reading the batch
+        of the stage it starts in (the last stage's after the schedule)."""
+        seen = steps = 0
         for stage in range(self.num_stages):
-            end = self.stage_start(stage + 1)
-            if images < end:
-                count = math.ceil((end - images) / self.batch_size(stage))
-                steps, images = steps + count, images + count * self.batch_size(stage)
+            end = images if stage == self.num_stages - 1 else min(
+                images, self.stage_start(stage + 1))
+            if seen < end:
+                count = math.ceil((end - seen) / self.batch_size(stage))
+                steps, seen = steps + count, seen + count * self.batch_size(stage)
         return steps
 
     def summary(self):
@@ -369,12 +381,19 @@ class ProgressiveDiscriminator(keras.Model):
 
 class StageSwitch(keras.callbacks.Callback):
     """Moves a ProGAN's training to the stage its `images_seen` has reached,
-    at the start of `fit` and after every batch. `ProGAN.fit` adds it."""
+    at the start of `fit` and after every batch, and restarts its optimizers
+    when a fade-in or a stable phase begins (with `reset_optimizers`).
+    `ProGAN.fit` adds it."""
 
     def on_train_begin(self, logs=None):
+        self.phase = self.model.current_phase
         self.switch()
 
     def on_train_batch_end(self, batch, logs=None):
+        phase = self.model.current_phase
+        if phase != self.phase and self.model.reset_optimizers:
+            self.model.reset_optimizer_states()
+        self.phase = phase
         self.switch()
 
     def switch(self):
@@ -427,6 +446,14 @@ class ProGAN(WGANGP):
             t from the start of each stage, so the average follows each new
             block as it fades in; a 0.999 average carried across stages of a
             few hundred steps would still be mostly the stages before.
+        reset_optimizers: restart both optimizers (moments and step count)
+            whenever a fade-in or a stable phase begins, as the paper's code
+            does (`reset_opt_for_new_lod`). Adam's bias correction then
+            starts again, so a new block's first steps are `learning_rate`
+            long, where a kept state gives them up to ten times that (its
+            second-moment estimate of the new weights starts at 0 after the
+            correction has faded). Off by default: at this CPU's short
+            phases it did not train faster (see the README).
         **kwargs: `seed`, `historical_averaging`, `name`.
 
     Example:
@@ -450,7 +477,7 @@ class ProGAN(WGANGP):
     def __init__(self, final_image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
                  fmap_max=128, fade_images=10000, stable_images=10000, batch_sizes=None,
                  mbstd_group_size=4, n_critic=1, gp_weight=10.0, drift_weight=0.001,
-                 ema_decay=0.999, **kwargs):
+                 ema_decay=0.999, reset_optimizers=False, **kwargs):
         final_image_shape = _check_image_shape(final_image_shape)
         resolutions = stage_resolutions(final_image_shape)
         widths = feature_widths(resolutions, fmap_base, fmap_max)
@@ -478,6 +505,7 @@ class ProGAN(WGANGP):
         self.batch_sizes = dict(schedule.batch_sizes)
         self.mbstd_group_size = group
         self.drift_weight = float(drift_weight)
+        self.reset_optimizers = bool(reset_optimizers)
         self.images_seen = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                            trainable=False, name="images_seen",
                                            aggregation="only_first_replica")
@@ -486,6 +514,17 @@ class ProGAN(WGANGP):
     def default_optimizer(self):
         """Adam(1e-3, beta_1=0, beta_2=0.99, epsilon=1e-8), the paper's."""
         return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        for prefix in self.players_by_optimizer():
+            rate = getattr(self, f"{prefix}_optimizer").learning_rate
+            if self.reset_optimizers and not isinstance(rate, keras.Variable):
+                raise ValueError(
+                    f"The {prefix}_optimizer has a learning-rate schedule, which "
+                    "ProGAN(reset_optimizers=True) would restart at every phase: give "
+                    "a constant rate, or build the ProGAN with reset_optimizers=False "
+                    "(without --reset-optimizers).")
 
     # ------------------------------------------------------------- the step
     def train_step(self, data):
@@ -582,6 +621,17 @@ class ProGAN(WGANGP):
     def current_alpha(self):
         """How far the current stage's block has faded in, as a float."""
         return self.schedule.alpha_at(int(self.images_seen.numpy()))
+
+    @property
+    def current_phase(self):
+        """`(stage, fading)` after the images seen so far."""
+        return self.schedule.phase_at(int(self.images_seen.numpy()))
+
+    @property
+    def steps_taken(self):
+        """The train steps so far, from the images seen: the optimizers'
+        step counts restart with every phase."""
+        return self.schedule.steps_to(int(self.images_seen.numpy()))
 
     @property
     def current_resolution(self):

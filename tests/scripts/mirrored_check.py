@@ -72,12 +72,14 @@ def build(variant):
                                 seed=1, n_critic=2, clip_value=0.05)
         extra = {}
     elif variant == "progan":
-        # Stage 0 (7x7) for the first step, the 14x14 fade-in for the second;
-        # D's minibatch spread over groups of 4 consecutive images, which
-        # never straddle the replicas' halves of the batch.
+        # Stage 0 (7x7) for the first step, the 14x14 fade-in for the second,
+        # its optimizers restarted between them; D's minibatch spread over
+        # groups of 4 consecutive images, which never straddle the replicas'
+        # halves of the batch.
         model = keras_gans.ProGAN(final_image_shape=(28, 28, 1), latent_dim=LATENT_DIM,
                                   fmap_base=56, fmap_max=8, fade_images=32,
-                                  stable_images=GLOBAL_BATCH, batch_sizes=GLOBAL_BATCH, seed=1)
+                                  stable_images=GLOBAL_BATCH, batch_sizes=GLOBAL_BATCH,
+                                  reset_optimizers=True, seed=1)
         extra = {}
     elif variant == "wgangp":
         model = keras_gans.WGANGP(generator=generator, discriminator=critic,
