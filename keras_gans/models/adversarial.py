@@ -297,8 +297,9 @@ class AdversarialModel(keras.Model):
         for prefix in self.players_by_optimizer():
             optimizer = getattr(self, f"{prefix}_optimizer")
             optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+            rate = optimizer.learning_rate
             for variable in optimizer.variables:
-                if variable is not optimizer.learning_rate:
+                if variable is not rate:
                     variable.assign(ops.zeros_like(variable))
 
     def ema_warmup_step(self, player):

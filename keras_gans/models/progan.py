@@ -390,10 +390,11 @@ class StageSwitch(keras.callbacks.Callback):
         self.switch()
 
     def on_train_batch_end(self, batch, logs=None):
-        phase = self.model.current_phase
-        if phase != self.phase and self.model.reset_optimizers:
-            self.model.reset_optimizer_states()
-        self.phase = phase
+        if self.model.reset_optimizers:
+            phase = self.model.current_phase
+            if phase != self.phase:
+                self.model.reset_optimizer_states()
+                self.phase = phase
         self.switch()
 
     def switch(self):
