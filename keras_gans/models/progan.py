@@ -473,7 +473,10 @@ class ProGAN(WGANGP):
                      "fade_alpha")
     supported_options = frozenset()
     presets = {"progan_fashion_mnist": "Fashion-MNIST grown 7x7 -> 28x28, 20,000 images per "
-                                       "phase (120,000 in all), EMA, 22 minutes on 2 cores"}
+                                       "phase (120,000 in all), EMA, 22 minutes on 2 cores",
+               "progan_emoji_64": "Noto Color Emoji grown 4x4 -> 64x64, 10,000 images per "
+                                  "phase, 40 epochs (135,680 images), EMA, 43 minutes on "
+                                  "2 cores; draws emoji-coloured shapes"}
 
     def __init__(self, final_image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
                  fmap_max=128, fade_images=10000, stable_images=10000, batch_sizes=None,
