@@ -62,7 +62,10 @@ class SNGAN(NoiseToImage):
     """
 
     presets = {"sngan_fashion_mnist": "Fashion-MNIST; n_dis 1, EMA, 20 CPU minutes "
-                                      "(the equal-time run against the DCGAN)"}
+                                      "(the equal-time run against the DCGAN)",
+               "sngan_emoji_32": "Noto Color Emoji at 32x32, class-conditional (projection "
+                                 "D); n_dis 1, EMA, 110 epochs; draws each category's "
+                                 "colours and layout, not yet emoji"}
     tracker_names = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
     supported_options = frozenset({
         "loss", "instance_noise", "instance_noise_steps", "diff_augment"})
