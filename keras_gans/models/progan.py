@@ -521,9 +521,11 @@ class ProGAN(WGANGP):
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
+        if not self.reset_optimizers:
+            return
         for prefix in self.players_by_optimizer():
             rate = getattr(self, f"{prefix}_optimizer").learning_rate
-            if self.reset_optimizers and not isinstance(rate, keras.Variable):
+            if not isinstance(rate, keras.Variable):
                 raise ValueError(
                     f"The {prefix}_optimizer has a learning-rate schedule, which "
                     "ProGAN(reset_optimizers=True) would restart at every phase: give "
