@@ -6,7 +6,7 @@ All operations are vectorised over the batch and draw their randomness from the
 model's `SeedGenerator`.
 """
 
-import tensorflow as tf
+import keras
 from keras import ops
 
 POLICIES = ("color", "translation", "cutout")
@@ -27,7 +27,7 @@ def parse_policy(policy):
 
 
 def _uniform(shape, seed_generator, dtype):
-    return tf.random.stateless_uniform(shape, seed=seed_generator.next(), dtype=dtype)
+    return keras.random.uniform(shape, dtype=dtype, seed=seed_generator)
 
 
 def random_color(images, seed_generator):
@@ -45,8 +45,9 @@ def random_color(images, seed_generator):
 
 def _shift_matrices(shifts, size, dtype):
     """One-hot matrices `S` with `S[b, i, j] = 1` where `j = i - shifts[b]`."""
-    sources = tf.range(size)[None, :] - shifts[:, None]
-    return tf.one_hot(sources, size, dtype=dtype)  # out of range -> zero row
+    sources = ops.arange(size)[None, :, None] - shifts[:, None, None]
+    # A source out of range matches no column: a zero row.
+    return ops.cast(sources == ops.arange(size)[None, None, :], dtype)
 
 
 def random_translation(images, seed_generator, ratio=0.125):
@@ -54,14 +55,12 @@ def random_translation(images, seed_generator, ratio=0.125):
     batch = ops.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     max_dy, max_dx = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    dy = tf.random.stateless_uniform((batch,), seed_generator.next(),
-                                     -max_dy, max_dy + 1, dtype=tf.int32)
-    dx = tf.random.stateless_uniform((batch,), seed_generator.next(),
-                                     -max_dx, max_dx + 1, dtype=tf.int32)
+    dy = keras.random.randint((batch,), -max_dy, max_dy + 1, seed=seed_generator)
+    dx = keras.random.randint((batch,), -max_dx, max_dx + 1, seed=seed_generator)
     rows = _shift_matrices(dy, height, images.dtype)
     cols = _shift_matrices(dx, width, images.dtype)
-    images = tf.einsum("bij,bjwc->biwc", rows, images)
-    return tf.einsum("bkw,biwc->bikc", cols, images)
+    images = ops.einsum("bij,bjwc->biwc", rows, images)
+    return ops.einsum("bkw,biwc->bikc", cols, images)
 
 
 def random_cutout(images, seed_generator, ratio=0.5):
@@ -69,14 +68,12 @@ def random_cutout(images, seed_generator, ratio=0.5):
     batch = ops.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     cut_h, cut_w = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    cy = tf.random.stateless_uniform((batch, 1, 1), seed_generator.next(),
-                                     0, height + (1 - cut_h % 2), dtype=tf.int32)
-    cx = tf.random.stateless_uniform((batch, 1, 1), seed_generator.next(),
-                                     0, width + (1 - cut_w % 2), dtype=tf.int32)
-    ys = tf.range(height)[None, :, None] - (cy - cut_h // 2)
-    xs = tf.range(width)[None, None, :] - (cx - cut_w // 2)
+    cy = keras.random.randint((batch, 1, 1), 0, height + (1 - cut_h % 2), seed=seed_generator)
+    cx = keras.random.randint((batch, 1, 1), 0, width + (1 - cut_w % 2), seed=seed_generator)
+    ys = ops.arange(height)[None, :, None] - (cy - cut_h // 2)
+    xs = ops.arange(width)[None, None, :] - (cx - cut_w // 2)
     inside = (ys >= 0) & (ys < cut_h) & (xs >= 0) & (xs < cut_w)
-    mask = 1.0 - tf.cast(inside, images.dtype)
+    mask = 1.0 - ops.cast(inside, images.dtype)
     return images * mask[..., None]
 
 

@@ -12,7 +12,7 @@ import math
 import keras
 from keras import ops
 
-from keras_gans import tf_backend
+from keras_gans import backend
 
 # He's gain for layers followed by a (leaky) ReLU.
 RELU_GAIN = math.sqrt(2.0)
@@ -235,7 +235,11 @@ class SpectralNormalization(keras.layers.Wrapper):
 
     def call(self, inputs, training=False):
         normalised = self.kernel.value / self.sigma(training)
-        with keras.StatelessScope(state_mapping=[(self.kernel, normalised)]):
+        # A StatelessScope does not read through to an enclosing one (JAX's
+        # step runs in one): it maps every weight of the layer.
+        mapping = [(weight, normalised if weight is self.kernel else weight.value)
+                   for weight in self.layer.weights]
+        with keras.StatelessScope(state_mapping=mapping):
             return self.layer(inputs)
 
     def compute_output_shape(self, input_shape):
@@ -245,6 +249,41 @@ class SpectralNormalization(keras.layers.Wrapper):
         config = super().get_config()
         config.pop("autocast", None)
         return {**config, "power_iterations": self.power_iterations}
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class LayerNormalization(keras.layers.LayerNormalization):
+    """`keras.layers.LayerNormalization`, differentiable twice alike on every
+    backend.
+
+    On TensorFlow, Keras takes the statistics from `tf.nn.moments`, which
+    stops the gradient through the mean inside the variance: exact for the
+    first derivative, not for the second, which a gradient penalty takes
+    through the critic. This layer computes `(x - mean) / sqrt(var + eps)`
+    in float32 with plain ops; its weights are Keras' own.
+
+    Example:
+
+    ```python
+    h = LayerNormalization()(h)  # over the channels
+    ```
+    """
+
+    def call(self, inputs):
+        if self.rms_scaling:
+            return super().call(inputs)
+        x = ops.cast(inputs, "float32")
+        mean = ops.mean(x, axis=self.axis, keepdims=True)
+        variance = ops.mean(ops.square(x - mean), axis=self.axis, keepdims=True)
+        outputs = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        shape = [1] * len(inputs.shape)
+        for axis in self.axis:
+            shape[axis] = inputs.shape[axis]
+        if self.scale:
+            outputs = outputs * ops.reshape(ops.cast(self.gamma, "float32"), shape)
+        if self.center:
+            outputs = outputs + ops.reshape(ops.cast(self.beta, "float32"), shape)
+        return ops.cast(outputs, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -365,7 +404,7 @@ class ImagePool(keras.layers.Layer):
         if not self.pool_size:
             return ops.stop_gradient(images)
         local_size = ops.shape(images)[0]
-        batch = ops.cast(tf_backend.gather_replicas(ops.stop_gradient(images)), "float32")
+        batch = ops.cast(backend.gather_replicas(ops.stop_gradient(images)), "float32")
         size = ops.shape(batch)[0]
         returned, pool, count = swap_into_pool(
             ops.convert_to_tensor(self.images), ops.convert_to_tensor(self.count), batch,
@@ -373,7 +412,7 @@ class ImagePool(keras.layers.Layer):
             slot_draws=keras.random.uniform((self.pool_size,), seed=seed_generator))
         self.images.assign(pool)
         self.count.assign(count)
-        return ops.cast(tf_backend.replica_slice(returned, local_size), images.dtype)
+        return ops.cast(backend.replica_slice(returned, local_size), images.dtype)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size,

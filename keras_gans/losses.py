@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from keras import ops
 
-from keras_gans import tf_backend
+from keras_gans import backend
 
 
 def _bce_with_logits(target, logits):
@@ -191,7 +191,7 @@ def gradient_penalty(critic, real_images, fake_images, alpha):
     real_images = ops.cast(real_images, "float32")
     fake_images = ops.cast(fake_images, "float32")
     interpolates = real_images + alpha * (fake_images - real_images)
-    gradients = tf_backend.input_gradients(critic, interpolates)
+    gradients = backend.input_gradients(critic, interpolates)
     norms = ops.sqrt(ops.sum(ops.square(gradients), axis=[1, 2, 3]) + 1e-12)
     return ops.mean(ops.square(norms - 1.0))
 
@@ -202,7 +202,7 @@ def r1_penalty(discriminator, real_images):
     `discriminator` is a function of a batch of images. Multiply the result by
     `gamma / 2` as the paper does.
     """
-    gradients = tf_backend.input_gradients(discriminator, real_images)
+    gradients = backend.input_gradients(discriminator, real_images)
     return ops.mean(ops.sum(ops.square(gradients), axis=[1, 2, 3]))
 
 

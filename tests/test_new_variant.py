@@ -29,16 +29,18 @@ class RaGAN(keras_gans.NoiseToImage):
     def train_step(self, data):
         real_images, labels = self.unpack(data)
         z = self.sample_latent(ops.shape(real_images)[0])
-        with self.tape() as tape:
+
+        def play():
             fake_images = self.generator(self.generator_inputs(z, labels), training=True)
             real, fake = self.discriminate(real_images, fake_images, labels)
             real_vs_fake = real - ops.mean(fake)
             fake_vs_real = fake - ops.mean(real)
             d_loss = ops.mean(ops.softplus(-real_vs_fake) + ops.softplus(fake_vs_real))
             g_loss = ops.mean(ops.softplus(-fake_vs_real) + ops.softplus(real_vs_fake))
-        tape.minimize(discriminator=d_loss, generator=g_loss)
-        self.after_step()
-        return self.update_trackers(d_loss=d_loss, g_loss=g_loss)
+            return {"discriminator": d_loss, "generator": g_loss}, {"d_loss": d_loss,
+                                                                    "g_loss": g_loss}
+
+        return self.update_trackers(**self.minimize(play))
 
 
 def test_the_new_variant_trains_saves_and_reloads(fashion_arrays, tmp_path):

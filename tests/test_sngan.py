@@ -205,7 +205,7 @@ def small_images(fashion_arrays):
 @pytest.fixture(scope="module")
 def trained(small_images):
     keras.utils.set_random_seed(0)  # the power iterations' starting vectors
-    model = make_sngan(n_dis=2, ema_decay=0.9)
+    model = make_sngan(n_critic=2, ema_decay=0.9)
     model.compile()
     before = {player: getattr(model, player).get_weights()
               for player in ("generator", "discriminator")}
@@ -217,14 +217,14 @@ def trained(small_images):
 def test_the_paper_recipe_is_the_default():
     model = make_sngan()
     model.compile()
-    assert model.n_dis == 5 and model.adversarial_loss.name == "hinge"
+    assert model.n_critic == 5 and model.adversarial_loss.name == "hinge"
     for optimizer in (model.d_optimizer, model.g_optimizer):
         config = optimizer.get_config()
         assert (config["learning_rate"], config["beta_1"], config["beta_2"]) == pytest.approx(
             (2e-4, 0.0, 0.9))
 
 
-def test_a_step_takes_n_dis_discriminator_updates_per_generator_update(trained):
+def test_a_step_takes_n_critic_discriminator_updates_per_generator_update(trained):
     model, before, history = trained
     assert int(model.d_optimizer.iterations) == 4
     assert int(model.g_optimizer.iterations) == 2
@@ -239,10 +239,10 @@ def test_a_step_takes_n_dis_discriminator_updates_per_generator_update(trained):
     assert len(sigmas) == 8 and all(0.999 < s < 1.25 for s in sigmas)
 
 
-def test_a_batch_that_does_not_split_into_n_dis_minibatches_is_refused(small_images):
-    model = make_sngan(n_dis=3)
+def test_a_batch_that_does_not_split_into_n_critic_minibatches_is_refused(small_images):
+    model = make_sngan(n_critic=3)
     model.compile()
-    with pytest.raises(ValueError, match="n_dis=3 minibatches, so the batch size must be a "
+    with pytest.raises(ValueError, match="n_critic=3 minibatches, so the batch size must be a "
                                          "multiple of 3; got 16"):
         model.fit(batches(small_images, batch_size=16), epochs=1, verbose=0)
 
@@ -252,7 +252,7 @@ def test_keras_file_and_preset_round_trips(trained, tmp_path):
     model.save(str(tmp_path / "sngan.keras"))
     loaded = keras_gans.load_gan(str(tmp_path / "sngan.keras"))
     assert isinstance(loaded, keras_gans.SNGAN) and loaded.get_config() == model.get_config()
-    assert int(loaded.d_optimizer.iterations) == 4 and loaded.n_dis == 2
+    assert int(loaded.d_optimizer.iterations) == 4 and loaded.n_critic == 2
     np.testing.assert_array_equal(loaded.generate(3, seed=0), model.generate(3, seed=0))
 
     model.save_to_preset(str(tmp_path / "preset"))
@@ -297,6 +297,17 @@ def test_conditional_export_serves_z_and_label(conditional, tmp_path):
     assert exported.generate(2, labels=1).shape == (2, 8, 8, 1)
 
 
+def test_n_dis_is_the_papers_name_for_n_critic(tmp_path):
+    model = make_sngan(n_dis=3)
+    assert model.n_critic == 3 and model.n_dis == 3
+    config = model.get_config()
+    assert config["n_critic"] == 3 and "n_dis" not in config
+    # Presets written before the rename name it n_dis.
+    legacy = {**config, "n_dis": 2}
+    del legacy["n_critic"]
+    assert keras_gans.SNGAN.from_config(legacy).n_critic == 2
+
+
 def test_unconditional_export_serves_z_alone(trained, tmp_path):
     trained[0].export(str(tmp_path / "generator"))
     signature = tf.saved_model.load(str(tmp_path / "generator")).signatures["serving_default"]
@@ -304,7 +315,7 @@ def test_unconditional_export_serves_z_alone(trained, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"n_dis": 0}, "n_dis must be at least 1, got 0"),
+    ({"n_critic": 0}, "n_critic must be at least 1, got 0"),
     ({"num_classes": 1}, "num_classes must be at least 2, got 1"),
     ({"class_names": ["a", "b"]}, "2 class_names for num_classes=None"),
     ({"num_classes": 3, "generator": lambda: resnet_generator((8, 8, 1), 8, 4)},

@@ -8,24 +8,30 @@ what every such game needs, whatever its players take and return:
   step) and wraps each for loss scaling under the `mixed_float16` policy;
 - the check that a variant supports every option it is given;
 - the model's `SeedGenerator`, saved with the model, and draws from it;
-- `tape()`, whose `minimize(player=loss, ...)` scales each gradient for
-  replicas and loss scaling and steps that player's optimizer;
-- trackers, after-step hooks (moving averages of players, historical
-  averaging), training some players alone (`train_only`);
+- `minimize(play)`: `play()` computes the players' objectives; each player
+  takes one step of its optimizer on its objective's gradient, with the
+  historical-averaging penalty added, on whichever Keras backend runs
+  (`keras_gans.backend`: paired `GradientTape`s on TensorFlow, `jax.vjp`
+  on JAX, autograd on PyTorch);
+- the after-step updates (moving averages of players, historical
+  averages), run after every variant's `train_step`; trackers; training
+  some players alone (`train_only`);
 - `get_config` from the constructor's hyperparameters.
 
 A task layer on top (`NoiseToImage`; an image-to-image model later) says what
 the players take and return; a variant writes only its paper's `train_step`.
 """
 
+import functools
 import inspect
+import threading
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_gans import pretrained, saving, tf_backend
+from keras_gans import backend, pretrained, saving
 
 # Constructor arguments every game takes, besides its variant's own.
 GAME_ARGUMENTS = ("name", "seed", "ema_decay", "historical_averaging")
@@ -49,6 +55,59 @@ def constructor_defaults(cls):
 
 def _mixed_float16():
     return keras.mixed_precision.global_policy().name == "mixed_float16"
+
+
+# The games whose step is running, per thread (`tf.distribute` runs each
+# replica's step in a thread of its own).
+_STEPPING = threading.local()
+
+
+def _then_after_step(step):
+    """`step`, followed by the game's after-step updates. A step that calls
+    its parent's (`super().train_step(data)`) runs them once."""
+
+    @functools.wraps(step)
+    def game_step(self, data):
+        stepping = _STEPPING.__dict__.setdefault("games", set())
+        if id(self) in stepping:
+            return step(self, data)
+        stepping.add(id(self))
+        try:
+            logs = step(self, data)
+            self.after_step()
+        finally:
+            stepping.discard(id(self))
+        return logs
+
+    return game_step
+
+
+class OptimizerGroup:
+    """Every player's optimizer, seen as the one `model.optimizer` that Keras'
+    trainers and callbacks know: its `variables` are all of theirs (so the
+    JAX trainer threads every player's slots through its jitted step), its
+    `iterations` the first player's steps, and `optimizers` lists them (so
+    `keras.callbacks.LearningRateScheduler` sets each one's rate).
+
+    Args:
+        optimizers: the players' optimizers, one per optimizer prefix.
+    """
+
+    built = True
+
+    def __init__(self, optimizers):
+        self.optimizers = list(optimizers)
+
+    @property
+    def variables(self):
+        return [variable for optimizer in self.optimizers for variable in optimizer.variables]
+
+    @property
+    def iterations(self):
+        return self.optimizers[0].iterations
+
+    def build(self, variables):
+        """Nothing to build: `AdversarialModel.compile` builds each optimizer."""
 
 
 class AdversarialModel(keras.Model):
@@ -86,11 +145,12 @@ class AdversarialModel(keras.Model):
     Example, a game's step:
 
     ```python
-    with self.tape() as tape:
-        d_loss, g_loss = ...
-    tape.minimize(discriminator=d_loss, generator=g_loss)
-    self.after_step()
-    return self.update_trackers(d_loss=d_loss, g_loss=g_loss)
+    def train_step(self, data):
+        def play():
+            d_loss, g_loss = ...
+            return {"discriminator": d_loss, "generator": g_loss}, {"d_loss": d_loss}
+        logs = self.minimize(play)
+        return self.update_trackers(**logs)
     ```
     """
 
@@ -99,6 +159,13 @@ class AdversarialModel(keras.Model):
     averaged_players = ()
     supported_options = frozenset()
     tracker_names = ()
+
+    def __init_subclass__(cls, **kwargs):
+        # The step a variant writes, as the backend's trainer calls it and
+        # followed by the game's after-step updates.
+        super().__init_subclass__(**kwargs)
+        if "train_step" in vars(cls):
+            cls.train_step = backend.train_step(_then_after_step(vars(cls)["train_step"]))
 
     def __init__(self, networks, seed=None, ema_decay=None, historical_averaging=0.0,
                  **kwargs):
@@ -157,7 +224,12 @@ class AdversarialModel(keras.Model):
                 `steps_per_execution`, `jit_compile`.
         """
         self.check_supported(options)
-        super().compile(**kwargs)
+        if _mixed_float16() and backend.NAME != "tensorflow":
+            raise ValueError(
+                f"The mixed_float16 policy needs loss scaling, which keras-gans does on the "
+                f"TensorFlow backend only; on {backend.NAME} use mixed_bfloat16 (no loss "
+                "scaling) or float32.")
+        super().compile(optimizer=None, **kwargs)
         self.compile_options = dict(options)
         for prefix, players in self.players_by_optimizer().items():
             given = {id(optimizers[name]): optimizers[name] for name in players
@@ -171,6 +243,8 @@ class AdversarialModel(keras.Model):
             # tf.distribute it must not be built inside the step.
             optimizer.build([variable for name in players
                              for variable in getattr(self, name).trainable_variables])
+        self.optimizer = OptimizerGroup(getattr(self, f"{prefix}_optimizer")
+                                        for prefix in self.players_by_optimizer())
 
     @classmethod
     def players_by_optimizer(cls):
@@ -214,12 +288,45 @@ class AdversarialModel(keras.Model):
         self.compile(**config)
 
     # --------------------------------------------------------------- the step
-    def tape(self):
-        """Records a forward pass; its `minimize(player=loss, ...)` updates players."""
-        return tf_backend.PlayerTape(self)
+    def minimize(self, play):
+        """Plays one round of the game: each player takes one step of its
+        optimizer on the gradient of its objective.
+
+        Args:
+            play: a function of no arguments that runs the forward pass and
+                returns `({player: objective}, logs)`; players missing from
+                it (or frozen by `train_only`) are not updated, and players
+                that share an optimizer take one step of it together. The
+                historical-averaging penalty is added to each objective.
+
+        Returns:
+            The `logs` that `play` returned, as values outside the
+            differentiated function.
+
+        Example:
+
+        ```python
+        def play():
+            fake = self.generator(z, training=True)
+            fake_scores = self.discriminator(fake, training=True)
+            g_loss = self.adversarial_loss.generator_loss(fake_scores)
+            return {"generator": g_loss}, {"g_loss": g_loss}
+        logs = self.minimize(play)
+        ```
+        """
+
+        def objectives_and_logs():
+            objectives, logs = play()
+            if self.historical_averaging:
+                objectives = {name: objective + self.historical_penalty(name)
+                              for name, objective in objectives.items()}
+            return ({name: objective for name, objective in objectives.items()
+                     if name not in self.frozen_players}, logs)
+
+        return backend.minimize(self, objectives_and_logs)
 
     def trained_variables(self, player):
-        """The variables of `player` that `tape.minimize` updates: all its
+        """The variables of `player` that `minimize` updates: all its
         trainable ones. A game whose step runs only part of a player (ProGAN's
         active stage) returns that part's, so none goes without a gradient."""
         return getattr(self, player).trainable_variables
@@ -228,12 +335,12 @@ class AdversarialModel(keras.Model):
         """The factor a loss's gradient is multiplied by: the optimizer's loss
         scale (`mixed_float16`) over the number of replicas, whose gradients
         `tf.distribute` sums."""
-        return optimizer.scale_loss(ops.ones((), "float32")) / tf_backend.replica_count()
+        return optimizer.scale_loss(ops.ones((), "float32")) / backend.replica_count()
 
     def sample(self, distribution, shape):
         """Draws `shape` from `"normal"` or `"uniform"` with a fresh seed,
         every `tf.distribute` replica its own slice."""
-        return tf_backend.sample_per_replica(distribution, shape, self.seed_generator)
+        return backend.sample(distribution, shape, self.seed_generator)
 
     @property
     def metrics(self):
@@ -244,7 +351,7 @@ class AdversarialModel(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
-        if tf_backend.multi_worker():
+        if backend.multi_worker():
             # Keras reduces logs across workers with strategy.reduce(..., axis=0),
             # which fails on scalars (tensorflow/tensorflow#72388): give them an axis.
             results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
@@ -340,13 +447,14 @@ class AdversarialModel(keras.Model):
                 f"{tuple(images.shape)}. Resize or rebuild the model for "
                 "these images (a batch must be (batch, height, width, channels))."
             )
-        if not images.dtype.is_floating:
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if not dtype.startswith(("float", "bfloat")):
             raise ValueError(
-                f"Images must be floats in [-1, 1], got dtype {images.dtype.name}. "
+                f"Images must be floats in [-1, 1], got dtype {dtype}. "
                 "Scale uint8 pixels with x / 127.5 - 1 "
                 "(keras_gans.data.load_dataset does this)."
             )
-        return tf_backend.checked(images, (
+        return backend.checked(images, (
             ops.max(ops.abs(images)) <= ops.cast(1.0 + 1e-3, images.dtype),
             "Images must lie in [-1, 1] (scale uint8 pixels with x / 127.5 - 1); "
             "this batch lies outside."))
@@ -354,19 +462,20 @@ class AdversarialModel(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`. A `tf.data.Dataset` is shuffled by its own
         pipeline, so `shuffle` defaults to False for it (Keras would warn that
-        it ignores `shuffle=True`). XLA drops assertions, so under
-        `jit_compile` the step's input checks run on the input instead: mapped
-        over a `tf.data.Dataset`, or once over in-memory arrays."""
+        it ignores `shuffle=True`). Where the step's input checks cannot run
+        (XLA drops assertions; JAX traces the step) they run on the input
+        instead: mapped over a `tf.data.Dataset` on TensorFlow, or once over
+        in-memory arrays."""
         shuffle_given = "shuffle" in kwargs or len(args) >= 7  # fit's 9th argument
-        if x is not None and tf_backend.is_dataset(x) and not shuffle_given:
+        if x is not None and backend.is_dataset(x) and not shuffle_given:
             kwargs["shuffle"] = False
-        if self.jit_compile and x is not None:
-            if tf_backend.is_dataset(x):
-                x = tf_backend.map_dataset(
-                    x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
-            elif isinstance(x, np.ndarray) or ops.is_tensor(x):
+        if x is not None and not backend.checks_run_in_step(self):
+            if isinstance(x, np.ndarray) or ops.is_tensor(x):
                 self.check_batch(_extremes(x) if y is None else (_extremes(x), _extremes(y)))
-            else:
+            elif backend.NAME == "tensorflow" and backend.is_dataset(x):
+                x = backend.map_dataset(
+                    x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
+            elif backend.NAME == "tensorflow":
                 warnings.warn(
                     f"Under jit_compile, {type(self).__name__}.fit checks the input of a "
                     "tf.data.Dataset or of arrays only, not of "
@@ -438,7 +547,7 @@ class AdversarialModel(keras.Model):
         # Keras saves no SeedGenerator state; the noise stream is part of a
         # game's training state, so save it too.
         super().save_own_variables(store)
-        store[self.SEED_STATE_KEY] = np.asarray(self.seed_generator.state.numpy())
+        store[self.SEED_STATE_KEY] = ops.convert_to_numpy(self.seed_generator.state.value)
 
     def load_own_variables(self, store):
         keys = list(store.keys())

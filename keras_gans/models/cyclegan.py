@@ -110,7 +110,7 @@ class CycleGAN(ImageToImage):
         G, F = self.generator_a2b, self.generator_b2a  # the paper's names
         D_A, D_B = self.discriminator_a, self.discriminator_b
 
-        with self.tape() as tape:
+        def play():
             # Translate each way, and back.
             fake_b = G(real_a, training=True)
             fake_a = F(real_b, training=True)
@@ -139,14 +139,12 @@ class CycleGAN(ImageToImage):
             d_b_loss = 0.5 * (least_squares(D_B(real_b, training=True), 1.0)
                               + least_squares(D_B(pooled_fake_b, training=True), 0.0))
 
-            g_objective = g_loss + self.historical_penalty("generator_a2b") + (
-                self.historical_penalty("generator_b2a"))
-            d_a_objective = d_a_loss + self.historical_penalty("discriminator_a")
-            d_b_objective = d_b_loss + self.historical_penalty("discriminator_b")
-        tape.minimize(generator_a2b=g_objective, generator_b2a=g_objective,
-                      discriminator_a=d_a_objective, discriminator_b=d_b_objective)
-        self.after_step()
+            return {"generator_a2b": g_loss, "generator_b2a": g_loss,
+                    "discriminator_a": d_a_loss, "discriminator_b": d_b_loss}, {
+                "d_a_loss": d_a_loss, "d_b_loss": d_b_loss, "g_a2b_loss": g_a2b_loss,
+                "g_b2a_loss": g_b2a_loss, "cycle_loss": cycle_loss,
+                "identity_loss": identity_loss}
 
-        return self.update_trackers(
-            d_a_loss=d_a_loss, d_b_loss=d_b_loss, g_a2b_loss=g_a2b_loss,
-            g_b2a_loss=g_b2a_loss, cycle_loss=cycle_loss, identity_loss=identity_loss)
+        # One step of each optimizer: both generators on their joint loss,
+        # both discriminators on theirs.
+        return self.update_trackers(**self.minimize(play))

@@ -1,4 +1,4 @@
-"""The GAN game of Goodfellow et al. (2014), trained with paired tapes."""
+"""The GAN game of Goodfellow et al. (2014), both players updated from one forward pass."""
 
 import keras
 from keras import ops
@@ -38,7 +38,7 @@ class GAN(NoiseToImage):
         # Sample a minibatch of noise z ~ N(0, I).
         z = self.sample_latent(ops.shape(real_images)[0])
 
-        with self.tape() as tape:
+        def play():
             fake_images = self.generator(self.generator_inputs(z, labels), training=True)
             real_logits, fake_logits = self.discriminate(real_images, fake_images, labels)
             # D ascends log D(x) + log(1 - D(G(z))), i.e. descends d_loss.
@@ -47,18 +47,16 @@ class GAN(NoiseToImage):
             # G descends log(1 - D(G(z))) or, non-saturating, -log D(G(z)).
             g_loss = self.adversarial_loss.generator_loss(fake_logits)
 
-            d_objective = (d_loss + self.r1_penalty(real_images, labels)
-                           + self.historical_penalty("discriminator"))
+            d_objective = d_loss + self.r1_penalty(real_images, labels)
             g_objective = (self.feature_matching_loss(real_images, fake_images, labels)
                            if self.feature_matching else g_loss)
-            g_objective += self.historical_penalty("generator")
-        tape.minimize(discriminator=d_objective, generator=g_objective)
-        self.after_step()
+            threshold = self.adversarial_loss.decision_threshold
+            return {"discriminator": d_objective, "generator": g_objective}, {
+                "d_loss": d_loss,
+                "g_loss": g_loss,
+                "d_acc_real": ops.mean(ops.cast(real_logits > threshold, "float32")),
+                "d_acc_fake": ops.mean(ops.cast(fake_logits <= threshold, "float32")),
+            }
 
-        threshold = self.adversarial_loss.decision_threshold
-        return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            d_acc_real=ops.mean(ops.cast(real_logits > threshold, "float32")),
-            d_acc_fake=ops.mean(ops.cast(fake_logits <= threshold, "float32")),
-        )
+        # Both players step on their objectives from the same forward pass.
+        return self.update_trackers(**self.minimize(play))

@@ -14,7 +14,7 @@ each direction as a SavedModel whose `serving_default` maps `images` to
 import keras
 from keras import ops
 
-from keras_gans import saving, tf_backend
+from keras_gans import backend, saving
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.sampling import predict_in_batches, unit_range_batch
 
@@ -95,7 +95,7 @@ class ImageToImage(AdversarialModel):
         return self.check_images(data[0]), self.check_images(data[1])
 
     def check_batch(self, data):
-        return tf_backend.after(list(self.unpack(data)), data)
+        return backend.after(list(self.unpack(data)), data)
 
     # ----------------------------------------------------------- translation
     def translator(self, direction="a2b"):

@@ -24,7 +24,12 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_gans.layers import MinibatchStdDev, ReflectionPadding2D, SpectralNormalization
+from keras_gans.layers import (
+    LayerNormalization,
+    MinibatchStdDev,
+    ReflectionPadding2D,
+    SpectralNormalization,
+)
 
 NORMALIZATIONS = ("batch", "layer", None)
 
@@ -163,7 +168,7 @@ def conv_discriminator(image_shape=(28, 28, 1), base_filters=64,
             if normalization == "batch":
                 x = layers.BatchNormalization()(x)
             elif normalization == "layer":
-                x = layers.LayerNormalization()(x)
+                x = LayerNormalization()(x)
         x = layers.LeakyReLU(0.2)(x)
         filters *= 2
     x = layers.Flatten(name="features")(x)

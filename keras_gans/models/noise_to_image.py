@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gans import augment, losses, plotting, saving, tf_backend
+from keras_gans import augment, backend, losses, plotting, saving
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.sampling import check_count, latent_noise, predict_in_batches, requested_labels
 
@@ -175,13 +175,13 @@ class NoiseToImage(AdversarialModel):
                 "labels) batches, but the dataset yields images only: load it with "
                 "load_dataset(..., with_labels=True)."
             )
-        if not labels.dtype.is_integer:
-            raise ValueError(
-                f"Labels must be integer class indices, got dtype {labels.dtype.name}.")
+        dtype = keras.backend.standardize_dtype(labels.dtype)
+        if not dtype.startswith(("int", "uint")):
+            raise ValueError(f"Labels must be integer class indices, got dtype {dtype}.")
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
         # Checked before the embedding lookups, whose own error for an
         # out-of-range index would otherwise often come first.
-        return tf_backend.checked(
+        return backend.checked(
             labels,
             (labels >= 0, "Labels must be >= 0."),
             (labels < self.num_classes, f"Labels must lie in [0, {self.num_classes})."))
@@ -210,7 +210,7 @@ class NoiseToImage(AdversarialModel):
 
     def check_batch(self, data):
         checked = [value for value in self.unpack(data) if value is not None]
-        return tf_backend.after(checked, data)
+        return backend.after(checked, data)
 
     def sample_latent(self, batch_size):
         """Draws z ~ N(0, I) of shape `(batch_size, latent_dim)`."""
@@ -242,7 +242,7 @@ class NoiseToImage(AdversarialModel):
             if self.instance_noise_steps:
                 step = ops.cast(self.d_optimizer.iterations, "float32")
                 sigma = sigma * ops.maximum(0.0, 1.0 - step / float(self.instance_noise_steps))
-            noise = tf_backend.normal_like(images, self.seed_generator)
+            noise = backend.normal_like(images, self.seed_generator)
             images = images + ops.cast(sigma, images.dtype) * noise
         return images
 

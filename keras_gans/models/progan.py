@@ -24,7 +24,7 @@ import numbers
 import keras
 from keras import layers, ops
 
-from keras_gans import saving, tf_backend
+from keras_gans import backend, saving
 from keras_gans.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNormalization
 from keras_gans.models.networks import _check_image_shape, upsampling_plan
 from keras_gans.models.wgan_gp import WGANGP
@@ -510,7 +510,7 @@ class ProGAN(WGANGP):
         self.mbstd_group_size = group
         self.drift_weight = float(drift_weight)
         self.reset_optimizers = bool(reset_optimizers)
-        self.images_seen = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+        self.images_seen = self.add_weight(shape=(), dtype="int32", initializer="zeros",
                                            trainable=False, name="images_seen",
                                            aggregation="only_first_replica")
         self.active_stage = 0
@@ -533,45 +533,37 @@ class ProGAN(WGANGP):
                     "(without --reset-optimizers).")
 
     # ------------------------------------------------------------- the step
-    def train_step(self, data):
-        real_images, _ = self.unpack(data)
-        stage, alpha = self.active_stage, self.fade_alpha()
-        real_images = self.stage_real_images(real_images)
+    # Each step is `CriticGame`'s: WGAN-GP on the active stage's images, with
+    # the drift term in the critic's loss; after it, the images D has seen
+    # are counted, and alpha and the stage follow.
+    def training_images(self, real_images):
+        return self.stage_real_images(real_images)
 
-        for real_batch, _ in self.minibatches(real_images, None, self.n_critic, "n_critic"):
-            # Critic step: WGAN-GP, plus the drift term eps_drift * E[D(x)^2]
-            # that keeps the critic's scores near 0.
-            z = self.sample_latent(ops.shape(real_batch)[0])
-            fake_batch = self.generator(z, stage=stage, alpha=alpha, training=True)
-            with self.tape() as tape:
-                real_scores, fake_scores = self.critic(real_batch), self.critic(fake_batch)
-                critic_loss = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
-                penalty, penalty_logs = self.critic_penalty(real_batch, fake_batch)
-                drift = ops.mean(ops.square(ops.cast(real_scores, "float32")))
-                d_loss = critic_loss + penalty + self.drift_weight * drift
-                d_objective = d_loss + self.historical_penalty("discriminator")
-            tape.minimize(discriminator=d_objective)
+    def fake_images(self, z, labels=None):
+        return self.generator(z, stage=self.active_stage, alpha=self.fade_alpha(),
+                              training=True)
 
-        # Generator step: descend -E[D(G(z))].
-        z = self.sample_latent(ops.shape(real_batch)[0])
-        with self.tape() as tape:
-            fake_batch = self.generator(z, stage=stage, alpha=alpha, training=True)
-            g_loss = self.adversarial_loss.generator_loss(self.critic(fake_batch))
-            g_objective = g_loss + self.historical_penalty("generator")
-        tape.minimize(generator=g_objective)
+    def discriminate(self, real_images, fake_images, labels=None):
+        return self.critic(real_images), self.critic(fake_images)
 
-        # Growth: count the images D has seen; alpha and the stage follow.
+    def score_fakes(self, fake_images, labels=None):
+        return self.critic(fake_images)
+
+    def critic_penalty(self, real_images, fake_images, real_scores):
+        """The gradient penalty plus the drift term eps_drift * E[D(x)^2],
+        which keeps the critic's scores near 0."""
+        penalty, logs = super().critic_penalty(real_images, fake_images, real_scores)
+        drift = ops.mean(ops.square(ops.cast(real_scores, "float32")))
+        return penalty + self.drift_weight * drift, {**logs, "drift": drift}
+
+    def critic_logs(self, real_scores, fake_scores):
+        return {**super().critic_logs(real_scores, fake_scores), "fade_alpha": self.fade_alpha()}
+
+    def after_step(self):
+        """Counts the step's images (all replicas'), then updates the averages."""
         self.images_seen.assign_add(
-            ops.cast(ops.shape(real_images)[0] * tf_backend.replica_count(), "int64"))
-        self.after_step()
-        return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            wasserstein=ops.mean(real_scores) - ops.mean(fake_scores),
-            drift=drift,
-            fade_alpha=alpha,
-            **penalty_logs,
-        )
+            ops.cast(self.schedule.batch_size(self.active_stage), "int32"))
+        super().after_step()
 
     def critic(self, images):
         """D's scores of images at the active stage's resolution and fade."""
@@ -583,7 +575,7 @@ class ProGAN(WGANGP):
         `batch_sizes[resolution]` images (this replica's share), average-pooled
         to the resolution and, during a fade, blended with their 2x-coarser
         version: `(1 - alpha) * upscale(downscale(x)) + alpha * x`."""
-        stage, replicas = self.active_stage, tf_backend.replica_count()
+        stage, replicas = self.active_stage, backend.replica_count()
         available = images.shape[0]
         if available is not None and available * replicas < self.max_batch_size:
             raise ValueError(
@@ -621,23 +613,23 @@ class ProGAN(WGANGP):
     @property
     def current_stage(self):
         """The stage `images_seen` has reached."""
-        return self.schedule.stage_at(int(self.images_seen.numpy()))
+        return self.schedule.stage_at(int(ops.convert_to_numpy(self.images_seen.value)))
 
     @property
     def current_alpha(self):
         """How far the current stage's block has faded in, as a float."""
-        return self.schedule.alpha_at(int(self.images_seen.numpy()))
+        return self.schedule.alpha_at(int(ops.convert_to_numpy(self.images_seen.value)))
 
     @property
     def current_phase(self):
         """`(stage, fading)` after the images seen so far."""
-        return self.schedule.phase_at(int(self.images_seen.numpy()))
+        return self.schedule.phase_at(int(ops.convert_to_numpy(self.images_seen.value)))
 
     @property
     def steps_taken(self):
         """The train steps so far, from the images seen: the optimizers'
         step counts restart with every phase."""
-        return self.schedule.steps_to(int(self.images_seen.numpy()))
+        return self.schedule.steps_to(int(ops.convert_to_numpy(self.images_seen.value)))
 
     @property
     def current_resolution(self):
@@ -733,4 +725,4 @@ class ProGAN(WGANGP):
     def describe(self):
         return {**super().describe(), "resolutions": list(self.resolutions),
                 "resolution": self.current_resolution, "fade_alpha": self.current_alpha,
-                "images_seen": int(self.images_seen.numpy())}
+                "images_seen": int(ops.convert_to_numpy(self.images_seen.value))}

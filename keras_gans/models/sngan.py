@@ -4,23 +4,24 @@ class-conditional form with a projection discriminator (Miyato & Koyama 2018).""
 import keras
 from keras import ops
 
-from keras_gans.models.noise_to_image import NoiseToImage
+from keras_gans.models.wgan import CriticGame
 from keras_gans.resnet import resnet_discriminator, resnet_generator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
-class SNGAN(NoiseToImage):
+class SNGAN(CriticGame):
     """ResNet GAN whose discriminator is spectrally normalised, trained with
-    the hinge loss and `n_dis` discriminator updates per generator update.
+    the hinge loss and `n_critic` discriminator updates per generator update.
 
-    Each `fit` step is one generator iteration of the paper's training: the
-    batch (and its labels) is split into `n_dis` minibatches; on each, D takes
+    Each `fit` step is one generator iteration of the paper's training (the
+    alternating game of `CriticGame`): the batch (and its labels) is split
+    into `n_critic` minibatches; on each, D takes
     an Adam step on the hinge loss, and every spectrally normalised layer of
     D runs Algorithm 1 as D is called in training: one power iteration for
     its singular vectors, then it computes with `W / sigma(W)`, the gradient
     flowing through `sigma(W)` to the raw `W` the optimizer updates. Then G
     takes one step on `-E[D(G(z))]` with one minibatch of noise. A batch of
-    `n_dis * m` images thus trains with minibatches of `m` (the paper: 5 x 64).
+    `n_critic * m` images thus trains with minibatches of `m` (the paper: 5 x 64).
 
     With `num_classes`, G takes `[z, label]` and has class-conditional
     BatchNorm in every block, and D takes `[image, label]` and adds the
@@ -39,7 +40,8 @@ class SNGAN(NoiseToImage):
             networks about the DCGAN's size, at under half the speed).
         num_classes: train a class-conditional model (projection
             discriminator); `None` for an unconditional one.
-        n_dis: discriminator updates per generator update (5).
+        n_critic: discriminator updates per generator update (5); `n_dis`,
+            the paper's name, is accepted too.
         generator, discriminator: your own networks instead of the ResNets.
         class_names: the classes' names, so that `generate` takes them as
             labels.
@@ -72,27 +74,30 @@ class SNGAN(NoiseToImage):
     default_loss = "hinge"
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, width=32, num_classes=None,
-                 n_dis=5, generator=None, discriminator=None, class_names=None, **kwargs):
+                 n_critic=5, generator=None, discriminator=None, class_names=None, **kwargs):
+        n_critic = kwargs.pop("n_dis", n_critic)
         if num_classes is not None and int(num_classes) < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
         if class_names is not None and len(class_names) != (num_classes or 0):
             raise ValueError(f"{len(class_names)} class_names for num_classes={num_classes}.")
-        if int(n_dis) < 1:
-            raise ValueError(f"n_dis must be at least 1, got {n_dis}.")
         super().__init__(
             generator=generator or (lambda: resnet_generator(
                 image_shape, latent_dim, width, num_classes=num_classes)),
             discriminator=discriminator or (lambda: resnet_discriminator(
                 image_shape, width, num_classes=num_classes)),
-            **kwargs)
+            n_critic=n_critic, **kwargs)
         inputs = 1 if num_classes is None else 2
         if len(self.generator.inputs) != inputs or len(self.discriminator.inputs) != inputs:
             raise ValueError("With num_classes, the generator must take [z, label] and the "
                              "discriminator [image, label]; without, z and images alone.")
         self._num_classes = None if num_classes is None else int(num_classes)
         self.width = int(width)
-        self.n_dis = int(n_dis)
         self.class_names = None if class_names is None else [str(c) for c in class_names]
+
+    @property
+    def n_dis(self):
+        """The paper's name for `n_critic`."""
+        return self.n_critic
 
     @property
     def num_classes(self):
@@ -102,40 +107,8 @@ class SNGAN(NoiseToImage):
         """Adam(2e-4, beta_1=0, beta_2=0.9), the paper's setting for its ResNets."""
         return keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9)
 
-    def train_step(self, data):
-        real_images, labels = self.unpack(data)
-
-        for real_batch, batch_labels in self.minibatches(real_images, labels, self.n_dis,
-                                                         "n_dis"):
-            # Discriminator update on a minibatch x and fresh z. Calling D in
-            # training runs, in each spectrally normalised layer, one power
-            # iteration and W <- W / sigma(W) (Algorithm 1).
-            z = self.sample_latent(ops.shape(real_batch)[0])
-            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
-            with self.tape() as tape:
-                real_scores, fake_scores = self.discriminate(real_batch, fake_batch,
-                                                             batch_labels)
-                # Hinge: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))].
-                d_loss = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
-                d_objective = d_loss + self.historical_penalty("discriminator")
-            tape.minimize(discriminator=d_objective)
-
-        # Generator update: sample z, descend -E[D(G(z))].
-        z = self.sample_latent(ops.shape(real_batch)[0])
-        with self.tape() as tape:
-            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
-            scores = self.discriminator(
-                self.discriminator_inputs(self.discriminator_view(fake_batch), batch_labels),
-                training=True)
-            g_loss = self.adversarial_loss.generator_loss(scores)
-            g_objective = g_loss + self.historical_penalty("generator")
-        tape.minimize(generator=g_objective)
-        self.after_step()
-
+    def critic_logs(self, real_scores, fake_scores):
+        """How often D scores reals above and fakes below the hinge's threshold."""
         threshold = self.adversarial_loss.decision_threshold
-        return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            d_acc_real=ops.mean(ops.cast(real_scores > threshold, "float32")),
-            d_acc_fake=ops.mean(ops.cast(fake_scores <= threshold, "float32")),
-        )
+        return {"d_acc_real": ops.mean(ops.cast(real_scores > threshold, "float32")),
+                "d_acc_fake": ops.mean(ops.cast(fake_scores <= threshold, "float32"))}

@@ -8,16 +8,31 @@ from keras_gans.models.noise_to_image import NoiseToImage
 
 
 class CriticGame(NoiseToImage):
-    """The Wasserstein game: `n_critic` critic updates, then one generator update.
+    """The alternating critic game: `n_critic` critic updates, then one
+    generator update (WGAN, WGAN-GP, SNGAN, ProGAN).
 
     The batch (and its labels, for a conditional game) is split into
-    `n_critic` critic minibatches; the critic takes one step on each,
-    descending `E[f(G(z))] - E[f(x)] + critic_penalty`, and then
-    `constrain_critic` keeps it Lipschitz; then the generator takes one step
-    on `-E[f(G(z))]`. So a batch of `n_critic * m` images trains with
-    critic minibatches of `m`. `WGAN` clips weights; `WGANGP` penalises
-    gradients. The logged `wasserstein` is the critic's estimate
-    `E[f(x)] - E[f(G(z))]` on the last critic minibatch.
+    `n_critic` critic minibatches; on each, with fresh z, the critic takes
+    one step on its adversarial loss plus `critic_penalty`, and then
+    `constrain_critic` runs; then the generator takes one step on its
+    adversarial loss with fresh z. So a batch of `n_critic * m` images trains
+    with critic minibatches of `m`. A variant supplies hooks, not loops:
+
+    - `critic_penalty(real_images, fake_images, real_scores)`: what the
+      critic's loss adds (WGAN-GP's gradient penalty, ProGAN's drift);
+    - `constrain_critic()`: what runs after each critic update (WGAN's
+      clipping);
+    - `critic_logs(real_scores, fake_scores)`: logs of the last critic
+      minibatch; by default the critic's estimate `wasserstein`
+      `E[f(x)] - E[f(G(z))]`;
+    - `fake_images(z, labels)`, `discriminate(real, fake, labels)` and
+      `score_fakes(fake_images, labels)`: how the players are called
+      (ProGAN's at the active stage).
+
+    Args:
+        generator, discriminator: as in `NoiseToImage`.
+        n_critic: critic updates per generator update.
+        **kwargs: `seed`, `ema_decay`, `historical_averaging`, `name`.
     """
 
     tracker_names = ("d_loss", "g_loss", "wasserstein")
@@ -31,48 +46,62 @@ class CriticGame(NoiseToImage):
         super().__init__(generator, discriminator, **kwargs)
         self.n_critic = int(n_critic)
 
-    def critic_penalty(self, real_images, fake_images):
-        """`(penalty added to the critic's loss, its logs)`."""
+    def critic_penalty(self, real_images, fake_images, real_scores):
+        """`(penalty added to the critic's loss, its logs)`; none here."""
         return 0.0, {}
 
     def constrain_critic(self):
-        """Runs after every critic update."""
+        """Runs after every critic update; nothing here."""
+
+    def critic_logs(self, real_scores, fake_scores):
+        """The logs of a critic minibatch's scores."""
+        return {"wasserstein": ops.mean(real_scores) - ops.mean(fake_scores)}
+
+    def fake_images(self, z, labels=None):
+        """G(z), in training mode."""
+        return self.generator(self.generator_inputs(z, labels), training=True)
+
+    def score_fakes(self, fake_images, labels=None):
+        """The critic's scores of fakes as the generator step sees them."""
+        return self.discriminator(
+            self.discriminator_inputs(self.discriminator_view(fake_images), labels),
+            training=True)
+
+    def training_images(self, real_images):
+        """The real batch the step trains on; as it is here."""
+        return real_images
 
     def train_step(self, data):
         real_images, labels = self.unpack(data)
+        real_images = self.training_images(real_images)
 
         for real_batch, batch_labels in self.minibatches(real_images, labels, self.n_critic,
                                                          "n_critic"):
-            # Critic step: sample x and z, ascend E[f(x)] - E[f(G(z))].
+            # Critic step: sample x and z, ascend E[f(x)] - E[f(G(z))] (less a penalty).
             z = self.sample_latent(ops.shape(real_batch)[0])
-            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
-            with self.tape() as tape:
-                real_scores, fake_scores = self.discriminate(real_batch, fake_batch,
-                                                             batch_labels)
+            fake_batch = self.fake_images(z, batch_labels)
+
+            def critic_play(real_batch=real_batch, fake_batch=fake_batch, labels=batch_labels):
+                real_scores, fake_scores = self.discriminate(real_batch, fake_batch, labels)
                 d_loss = self.adversarial_loss.discriminator_loss(real_scores, fake_scores)
-                penalty, penalty_logs = self.critic_penalty(real_batch, fake_batch)
-                d_objective = d_loss + penalty + self.historical_penalty("discriminator")
-            tape.minimize(discriminator=d_objective)
+                penalty, penalty_logs = self.critic_penalty(real_batch, fake_batch, real_scores)
+                return {"discriminator": d_loss + penalty}, {
+                    "d_loss": d_loss + penalty, **penalty_logs,
+                    **self.critic_logs(real_scores, fake_scores)}
+
+            critic_logs = self.minimize(critic_play)
             self.constrain_critic()
 
-        # Generator step: sample z, descend -E[f(G(z))].
+        # Generator step: sample z, descend the generator's loss, e.g. -E[f(G(z))].
         z = self.sample_latent(ops.shape(real_batch)[0])
-        with self.tape() as tape:
-            fake_batch = self.generator(self.generator_inputs(z, batch_labels), training=True)
-            scores = self.discriminator(
-                self.discriminator_inputs(self.discriminator_view(fake_batch), batch_labels),
-                training=True)
-            g_loss = self.adversarial_loss.generator_loss(scores)
-            g_objective = g_loss + self.historical_penalty("generator")
-        tape.minimize(generator=g_objective)
-        self.after_step()
 
-        return self.update_trackers(
-            d_loss=d_loss + penalty,
-            g_loss=g_loss,
-            wasserstein=ops.mean(real_scores) - ops.mean(fake_scores),
-            **penalty_logs,
-        )
+        def generator_play():
+            scores = self.score_fakes(self.fake_images(z, batch_labels), batch_labels)
+            g_loss = self.adversarial_loss.generator_loss(scores)
+            return {"generator": g_loss}, {"g_loss": g_loss}
+
+        generator_logs = self.minimize(generator_play)
+        return self.update_trackers(**critic_logs, **generator_logs)
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")

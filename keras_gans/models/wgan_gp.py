@@ -55,7 +55,7 @@ class WGANGP(CriticGame):
         differentiates them."""
         return self.discriminator(images, training=True)
 
-    def critic_penalty(self, real_images, fake_images):
+    def critic_penalty(self, real_images, fake_images, real_scores):
         """`lambda * E[(||grad f(x_hat)||_2 - 1)^2]`, one alpha ~ U(0, 1) per example."""
         alpha = self.sample("uniform", (ops.shape(real_images)[0], 1, 1, 1))
         penalty = losses.gradient_penalty(self.critic, real_images, fake_images, alpha)

@@ -1,10 +1,9 @@
-"""The TensorFlow side of a training step, in one place.
+"""The TensorFlow side of a training step.
 
-The game and task layers (`keras_gans.models`) call only these functions for
-what Keras' backend-neutral `ops` cannot express: gradient tapes,
-`tf.distribute` replica contexts, stateless random draws and graph
-assertions. A trainer for another Keras backend replaces this module; the
-variants' `train_step`s do not change.
+`minimize` records `play()` on a persistent `tf.GradientTape` and takes each
+player's gradient from it, as paired tapes do; the rest is what Keras'
+backend-neutral `ops` cannot express: `tf.distribute` replica contexts,
+stateless random draws per replica and graph assertions.
 """
 
 import tensorflow as tf
@@ -13,55 +12,47 @@ from keras import ops
 DISTRIBUTIONS = {"normal": tf.random.stateless_normal, "uniform": tf.random.stateless_uniform}
 
 
-class PlayerTape:
-    """Records a forward pass; `minimize` then updates the named players.
+def train_step(step):
+    """`step` itself: Keras' TensorFlow trainer traces `train_step(data)`."""
+    return step
+
+
+def minimize(game, play):
+    """Runs `play()` on a tape; each player then takes one optimizer step on
+    the gradient of its objective.
 
     Args:
-        game: the `AdversarialModel` whose players and optimizers are updated.
+        game: the `AdversarialModel` whose players are updated.
+        play: a function returning `({player: objective}, logs)`.
+
+    Returns:
+        The logs `play` returned.
+
+    The gradient is seeded with the game's `gradient_scale` (loss scale over
+    replicas), which equals differentiating the scaled loss. Players that
+    share an optimizer are updated by one step of it on all their gradients;
+    every optimizer steps once all gradients are taken.
 
     Example:
 
     ```python
-    with self.tape() as tape:
-        d_loss = ...
-        g_loss = ...
-    tape.minimize(discriminator=d_loss, generator=g_loss)
+    logs = minimize(game, lambda: ({"discriminator": d_loss_of_fresh_call()}, {}))
     ```
     """
-
-    def __init__(self, game):
-        self.game = game
-        self.tape = tf.GradientTape(persistent=True)
-
-    def __enter__(self):
-        self.tape.__enter__()
-        return self
-
-    def __exit__(self, *exc_info):
-        return self.tape.__exit__(*exc_info)
-
-    def minimize(self, **objectives):
-        """Takes one optimizer step for each player on its objective.
-
-        The gradient is seeded with the game's `gradient_scale` (loss scale over
-        replicas), which equals differentiating the scaled loss. Players that
-        share an optimizer are updated by one step of it on all their
-        gradients. Players that `train_only` has frozen are left alone.
-        """
-        steps = {}  # optimizer id: (optimizer, gradients, variables)
-        for name, objective in objectives.items():
-            if name in self.game.frozen_players:
-                continue
-            optimizer = self.game.optimizer_of(name)
-            variables = self.game.trained_variables(name)
-            scale = ops.cast(self.game.gradient_scale(optimizer), objective.dtype)
-            gradients = self.tape.gradient(objective, variables, output_gradients=scale)
-            _, all_gradients, all_variables = steps.setdefault(id(optimizer),
-                                                               (optimizer, [], []))
-            all_gradients.extend(gradients)
-            all_variables.extend(variables)
-        for optimizer, gradients, variables in steps.values():
-            optimizer.apply(gradients, variables)
+    with tf.GradientTape(persistent=True) as tape:
+        objectives, logs = play()
+    steps = {}  # optimizer id: (optimizer, gradients, variables)
+    for name, objective in objectives.items():
+        optimizer = game.optimizer_of(name)
+        variables = game.trained_variables(name)
+        scale = ops.cast(game.gradient_scale(optimizer), objective.dtype)
+        gradients = tape.gradient(objective, variables, output_gradients=scale)
+        _, all_gradients, all_variables = steps.setdefault(id(optimizer), (optimizer, [], []))
+        all_gradients.extend(gradients)
+        all_variables.extend(variables)
+    for optimizer, gradients, variables in steps.values():
+        optimizer.apply(gradients, variables)
+    return logs
 
 
 def input_gradients(function, inputs):
@@ -85,7 +76,7 @@ def multi_worker():
         strategy.extended._in_multi_worker_mode())
 
 
-def sample_per_replica(distribution, shape, seed_generator):
+def sample(distribution, shape, seed_generator):
     """Draws `shape` from `"normal"` or `"uniform"` (0, 1) with a fresh seed.
 
     Under `tf.distribute`, every replica draws the global batch from the shared
@@ -107,6 +98,11 @@ def normal_like(tensor, seed_generator):
     """Standard normal noise of `tensor`'s shape and dtype (every replica its own)."""
     return tf.random.stateless_normal(ops.shape(tensor), seed=seed_generator.next(),
                                       dtype=tensor.dtype)
+
+
+def checks_run_in_step(model):
+    """Whether `checked`'s assertions run in the traced step: XLA drops them."""
+    return not model.jit_compile
 
 
 def checked(value, *conditions):
