@@ -17,7 +17,7 @@ import pytest
 import keras_gans
 from keras_gans import backend
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "one_step.py")
+SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 BACKENDS = [name for name, module in (("tensorflow", "tensorflow"), ("jax", "jax"),
                                       ("torch", "torch"))
             if importlib.util.find_spec(module) is not None]
@@ -178,17 +178,25 @@ def one_step_results(tmp_path_factory):
     results = {}
     for name in BACKENDS:
         out = tmp_path_factory.mktemp(name) / "step.npz"
-        subprocess.run([sys.executable, SCRIPT, str(out)], check=True, timeout=600,
-                       env={**os.environ, "KERAS_BACKEND": name},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        run_script("one_step.py", name, str(out))
         results[name] = dict(np.load(out))
     return results
 
 
+def run_script(script, backend_name, *args):
+    subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *args], check=True,
+                   timeout=600, env={**os.environ, "KERAS_BACKEND": backend_name},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+FROM_THE_FIRST_BACKEND = pytest.mark.skipif(
+    len(BACKENDS) < 2 or BACKENDS[0] != backend.NAME,
+    reason="needs two installed backends; runs once, from the first")
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
-@pytest.mark.skipif(len(BACKENDS) < 2 or BACKENDS[0] != backend.NAME,
-                    reason="needs two installed backends; run once, from the first")
+@FROM_THE_FIRST_BACKEND
 def test_one_step_computes_the_same_gradients_on_every_backend(one_step_results):
     reference_name, *others = one_step_results
     reference = one_step_results[reference_name]
@@ -211,8 +219,8 @@ def test_one_step_computes_the_same_gradients_on_every_backend(one_step_results)
 @pytest.mark.subprocess
 @pytest.mark.skipif(backend.NAME != "jax", reason="keras.distribution on JAX")
 def test_data_parallel_on_jax_matches_one_device():
-    script = os.path.join(os.path.dirname(__file__), "scripts", "jax_data_parallel.py")
-    result = subprocess.run([sys.executable, script], check=True, timeout=600,
+    result = subprocess.run([sys.executable, os.path.join(SCRIPTS, "jax_data_parallel.py")],
+                            check=True, timeout=600,
                             capture_output=True, text=True,
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     rows = [line.split() for line in result.stdout.splitlines()]
@@ -220,3 +228,32 @@ def test_data_parallel_on_jax_matches_one_device():
     for _, devices, error, single_steps, parallel_steps in rows:
         assert devices == "2" and single_steps == parallel_steps
         assert float(error) < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@FROM_THE_FIRST_BACKEND
+def test_presets_are_portable_across_backends(tmp_path):
+    """Every zoo preset draws the same images from the same latent vectors on
+    every backend, and a preset saved on one backend loads on the others."""
+    for name in BACKENDS:  # each loads the presets the ones before it saved
+        run_script("portable_presets.py", name, str(tmp_path))
+    for name in BACKENDS[:-1]:  # and then those saved after it
+        run_script("portable_presets.py", name, str(tmp_path), "--load-only")
+    drawn = {name: dict(np.load(tmp_path / f"{name}.npz")) for name in BACKENDS}
+    loads = {name: {**drawn[name], **(dict(np.load(tmp_path / f"{name}_loads.npz"))
+                                      if name != BACKENDS[-1] else {})}
+             for name in BACKENDS}
+    reference = drawn[BACKENDS[0]]
+    zoo = [key for key in reference if key.startswith("zoo/")]
+    assert len(zoo) == len(keras_gans.list_pretrained())
+    for name in BACKENDS[1:]:
+        for key in zoo:
+            np.testing.assert_allclose(drawn[name][key], reference[key], atol=1e-4,
+                                       err_msg=f"{key} on {name}")
+    for name in BACKENDS:
+        for saver in BACKENDS:
+            if saver != name:
+                np.testing.assert_allclose(loads[name][f"loaded/{saver}"],
+                                           drawn[saver]["own"], atol=1e-4,
+                                           err_msg=f"{saver}'s preset on {name}")
