@@ -1,9 +1,13 @@
 """keras-gans: generative adversarial networks that train with `model.fit`.
 
-The package loads lazily: `import keras_gans` imports no TensorFlow until a
-name below is first used, which then loads every variant (so saved models
-deserialise) and the modules listed in `__all__`. The `keras-gans` command
-uses this to start TensorFlow quietly.
+The package loads lazily: `import keras_gans` imports neither Keras nor its
+backend until a name below is first used, which then loads every variant (so
+saved models deserialise) and the modules listed in `__all__`. The
+`keras-gans` command uses this to start the backend quietly.
+
+Models train on the TensorFlow, JAX and PyTorch Keras backends; TensorFlow
+itself is needed only for `tf.data` pipelines (on its backend), SavedModel
+exports and tensorflow-datasets, which say so in one line where it is absent.
 """
 
 import importlib

@@ -29,7 +29,6 @@ import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from keras_gans import data, emoji
@@ -308,18 +307,32 @@ def fit_classifier(images, labels, num_classes, epochs=12, batch_size=128,
         metrics=["accuracy"] if trained is model else [["accuracy"], ["accuracy"]],
     )
     batches = data.make_dataset(images, targets, batch_size=batch_size, seed=seed)
-    if trained is not model:
-        batches = batches.map(lambda x, y: (x, (y // auxiliary_classes,
-                                                y % auxiliary_classes)))
-    if augment is not None:
-        batches = batches.map(lambda x, y: (augment(x, training=True), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+
+    def split(x, y):
+        return x, (y // auxiliary_classes, y % auxiliary_classes)
+
+    def augmented(x, y):
+        return augment(x, training=True), y
+
+    if data.uses_tf_data():
+        import tensorflow as tf
+
+        if trained is not model:
+            batches = batches.map(split)
+        if augment is not None:
+            batches = batches.map(augmented, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        if trained is not model:
+            batches = data.MappedBatches(batches, split)
+        if augment is not None:
+            batches = data.MappedBatches(batches, augmented)
     class_weight = None
     if balanced:
         counts = np.bincount(labels, minlength=num_classes)
         class_weight = {c: len(labels) / (num_classes * count)
                         for c, count in enumerate(counts) if count}
-    trained.fit(batches, epochs=epochs, verbose=verbose, class_weight=class_weight)
+    trained.fit(batches, epochs=epochs, verbose=verbose, class_weight=class_weight,
+                shuffle=False)
     return model
 
 

@@ -164,9 +164,8 @@ def _build_parser():
                         help="train for at least this many steps, rounded up to whole "
                         "epochs; small datasets need more epochs than large ones")
     run.add_argument("--batch-size", type=_positive_int,
-                     help="images per step; for WGAN and WGAN-GP the critic minibatch, "
-                     "each step reading n_critic of them, for SNGAN the discriminator "
-                     "minibatch, each step reading n_dis of them; for progan every "
+                     help="images per step; for WGAN, WGAN-GP and SNGAN the critic "
+                     "minibatch, each step reading n_critic of them; for progan every "
                      "stage's, whose default is the variant's own (default: 64)")
     run.add_argument("--out", help="output directory (default: runs/VARIANT_DATASET)")
     existing = run.add_mutually_exclusive_group()
@@ -213,16 +212,15 @@ def _build_parser():
                        f"1024,512,256 ({_takers('discriminator_units')})")
     model.add_argument("--ema-decay", type=float,
                        help="sample and export from an EMA of G's weights")
-    model.add_argument("--n-critic", type=_positive_int,
-                       help=f"critic steps per generator step ({_takers('n_critic')})")
+    model.add_argument("--n-critic", "--n-dis", dest="n_critic", type=_positive_int,
+                       help="critic (discriminator) steps per generator step; --n-dis is "
+                       f"SNGAN's name for it ({_takers('n_critic')})")
     model.add_argument("--clip-value", type=float,
                        help=f"critic weight clipping bound ({_takers('clip_value')})")
     model.add_argument("--gp-weight", type=float,
                        help=f"gradient penalty weight lambda ({_takers('gp_weight')})")
     model.add_argument("--width", type=_positive_int,
                        help=f"channels of the ResNet blocks ({_takers('width')})")
-    model.add_argument("--n-dis", type=_positive_int,
-                       help=f"discriminator steps per generator step ({_takers('n_dis')})")
     model.add_argument("--conditional", action="store_true",
                        help="train a class-conditional model on the dataset's labels "
                        "(sngan: projection discriminator; cgan always is conditional)")
@@ -470,9 +468,10 @@ class _NoiseToImageRun:
     def export(self, model, out, metadata):
         """Exports the generator; returns the metadata written and what to print."""
         export_dir = os.path.join(out, "generator")
-        written = model.export(export_dir, metadata=metadata)
+        written, skipped = _export_if_possible(
+            lambda: model.export(export_dir, metadata=metadata), metadata)
         samples = f"Samples: {self.grid.paths[-1]}. " if self.grid.paths else ""
-        return written, f"{samples}Generator: {export_dir}"
+        return written, samples + (skipped or f"Generator: {export_dir}")
 
 
 class _ImageToImageRun:
@@ -553,10 +552,26 @@ class _ImageToImageRun:
     def export(self, model, out, metadata):
         """Exports both directions; returns the metadata written and what to print."""
         paths = [os.path.join(out, f"generator_{direction}") for direction in DIRECTIONS]
-        for path, direction in zip(paths, DIRECTIONS, strict=True):
-            written = model.export(path, direction=direction, metadata=metadata)
+
+        def export_both():
+            for path, direction in zip(paths, DIRECTIONS, strict=True):
+                written = model.export(path, direction=direction, metadata=metadata)
+            return written
+
+        written, skipped = _export_if_possible(export_both, metadata)
         samples = f"Translations: {self.grid.paths[-1]}. " if self.grid.paths else ""
-        return written, f"{samples}Translators: {', '.join(paths)}"
+        return written, samples + (skipped or f"Translators: {', '.join(paths)}")
+
+
+def _export_if_possible(export, metadata):
+    """`(export(), None)`: the metadata an export wrote; where SavedModel
+    export needs TensorFlow and it is absent, `(metadata, why none was written)`."""
+    from keras_gans.hardware import TensorFlowRequiredError
+
+    try:
+        return export(), None
+    except TensorFlowRequiredError as error:
+        return metadata, f"No SavedModel export ({error}); the preset holds the model."
 
 
 def _domain_path(domain):
@@ -634,7 +649,7 @@ def _delete_previous_run(out):
 # The command line's model and objective options, by constructor or `compile`
 # argument name; their defaults are the variant's own.
 MODEL_OPTIONS = ("latent_dim", "spectral_norm", "minibatch_stddev", "discriminator_units",
-                 "ema_decay", "n_critic", "clip_value", "gp_weight", "width", "n_dis",
+                 "ema_decay", "n_critic", "clip_value", "gp_weight", "width",
                  "fade_images", "stable_images", "batch_sizes", "reset_optimizers",
                  "pool_size", "cycle_weight",
                  "identity_weight", "generator_filters", "residual_blocks")
@@ -719,11 +734,11 @@ def _choose_speed_settings(args, build=None, batch=None):
     auto times the step in each candidate setting once per machine
     and model (`hardware.choose_speed`); otherwise the CPU kind decides
     (`hardware.fastest_settings`)."""
-    import tensorflow as tf
+    import keras
 
     from keras_gans import hardware
 
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    has_gpu = hardware.has_accelerator()
     fastest = hardware.fastest_settings(has_gpu=has_gpu)
     automatic = args.precision == "auto" or args.jit_compile == "auto"
     if automatic and build is not None and not has_gpu:
@@ -732,8 +747,8 @@ def _choose_speed_settings(args, build=None, batch=None):
                       if args.precision in ("auto", precision)
                       and args.jit_compile in ("auto", "on" if jit_compile else "off")]
         if candidates:
-            shape = "x".join(str(size) for size in tf.nest.flatten(batch)[0].shape[1:])
-            key = (f"{args.variant} {shape}, batch {tf.nest.flatten(batch)[0].shape[0]}"
+            shape = "x".join(str(size) for size in keras.tree.flatten(batch)[0].shape[1:])
+            key = (f"{args.variant} {shape}, batch {keras.tree.flatten(batch)[0].shape[0]}"
                    f"{', conditional' if args.conditional else ''}")
             fastest = hardware.choose_speed(build, batch, key, candidates)
     chosen = []
@@ -761,11 +776,9 @@ def _use_speed_settings(args, build=None, batch=None):
 
 def _warn_if_bfloat16_is_emulated(precision):
     """mixed_bfloat16 on a CPU without bfloat16 units runs several times slower."""
-    import tensorflow as tf
-
     from keras_gans import hardware
 
-    if (precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
+    if (precision == "mixed_bfloat16" and not hardware.has_accelerator()
             and not hardware.cpu_has_native_bfloat16()):
         print(f"keras-gans train: warning: this CPU ({hardware.describe()}) emulates "
               "bfloat16, so mixed_bfloat16 trains several times slower than float32 "
@@ -938,7 +951,7 @@ def _check_options_against_checkpoint(args, model, checkpoint_path):
 def run_train(args):
 
     from keras_gans import callbacks as gan_callbacks
-    from keras_gans import files, hardware, saving
+    from keras_gans import data, files, hardware, saving
 
     _check_variant_options(args)
     task = _training_run(args)
@@ -965,12 +978,12 @@ def run_train(args):
     if model is None:
         _fill_variant_defaults(args)
         conditional = args.variant == "cgan" or args.conditional
-        # A WGAN step reads n_critic critic minibatches, an SNGAN step n_dis.
-        minibatches = args.n_critic or args.n_dis or 1
+        # A WGAN or SNGAN step reads n_critic critic minibatches.
+        minibatches = args.n_critic or 1
     else:
         _check_options_against_checkpoint(args, model, checkpoint.path)
         conditional = getattr(model, "conditional", False)
-        minibatches = getattr(model, "n_critic", getattr(model, "n_dis", 1))
+        minibatches = getattr(model, "n_critic", 1)
     schedule = _growth_schedule(args, model, task.model_arguments()["image_shape"])
     if schedule is None:
         args.batch_size = args.batch_size or 64
@@ -978,7 +991,7 @@ def run_train(args):
     else:  # a progan step takes its stage's batch from batches of the largest
         step_batch = max(schedule.batch_sizes.values())
     dataset = task.dataset(step_batch, conditional)
-    steps_per_epoch = int(dataset.cardinality())
+    steps_per_epoch = data.batch_count(dataset)
     if schedule is not None:
         print(f"{args.variant} grows {schedule.summary()}.")
         if not (args.epochs or args.steps):
@@ -1286,32 +1299,39 @@ def _native_stderr_silenced(silenced):
         os.close(saved)
 
 
-def _start_tensorflow(verbose):
-    """Imports TensorFlow and makes its devices, quietly unless `verbose` or
-    the user set `TF_CPP_MIN_LOG_LEVEL` themselves."""
+def _start_keras(verbose):
+    """Imports Keras, its backend and the variants, and on TensorFlow makes its
+    devices, quietly unless `verbose` or the user set `TF_CPP_MIN_LOG_LEVEL`
+    themselves."""
     quiet = not verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     if quiet:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     with _native_stderr_silenced(quiet):
-        import tensorflow as tf
+        import keras
 
         import keras_gans.models  # noqa: F401  (registers the variants for loading)
 
-        tf.config.list_logical_devices("CPU")
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_logical_devices("CPU")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    _start_tensorflow(verbose="--verbose" in argv)
+    _start_keras(verbose="--verbose" in argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     import keras
+
+    from keras_gans.hardware import TensorFlowRequiredError
 
     # `train` sets the dtype policy; a caller in the same process gets theirs back.
     policy = keras.mixed_precision.global_policy()
     try:
         status = COMMANDS[args.command](args)
-    except (CLIError, ValueError, OSError) as error:  # OSError: e.g. a full disk
+    except (CLIError, ValueError, OSError,  # OSError: e.g. a full disk
+            TensorFlowRequiredError) as error:  # e.g. loading an export without TensorFlow
         message = str(error).strip() or type(error).__name__
         if isinstance(error, OSError) and error.strerror:  # no "[Errno 28]"
             message = error.strerror + (f": {error.filename}" if error.filename else "")

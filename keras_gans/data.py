@@ -1,8 +1,11 @@
-"""Image datasets as `tf.data` pipelines ready for `GAN.fit`.
+"""Image datasets ready for `GAN.fit` on every Keras backend.
 
 Every loader ends in the same pipeline: float32 images scaled to [-1, 1] with
-shape `(H, W, C)`, optionally paired with int32 labels, shuffled, batched and
-prefetched, with no Python in the per-step path.
+shape `(H, W, C)`, optionally paired with int32 labels, shuffled every epoch
+and batched. On the TensorFlow backend it is a prefetched `tf.data` pipeline
+with no Python in the per-step path; on JAX and PyTorch a
+`keras.utils.PyDataset` of numpy batches (`ImageBatches`, `UnpairedBatches`),
+which needs no TensorFlow.
 
 Sources, tried in this order unless `source=` names one:
 
@@ -13,7 +16,7 @@ Sources, tried in this order unless `source=` names one:
 2. `debian`: the Fashion-MNIST IDX files of Debian's `dataset-fashion-mnist`
    package in `/usr/share/datasets/fashion-mnist/`.
 3. `tfds`: tensorflow-datasets by name (`fashion_mnist`, `mnist`, `cifar10`,
-   ...), which downloads the data on first use.
+   ...), which downloads the data on first use (it needs TensorFlow).
 
 `"emoji"` is its own source: the npm emoji packages of `keras_gans.emoji`,
 in the style `style=` names.
@@ -28,10 +31,11 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_gans import emoji, image_files
+from keras_gans.hardware import TensorFlowRequiredError
 
 DEBIAN_DATASETS_DIR = "/usr/share/datasets"
 SOURCES = ("directory", "debian", "tfds")
@@ -221,8 +225,19 @@ def load_from_directory(directory, split="train", name=None, image_size=None,
 
 
 def load_from_tfds(name, split="train", data_dir=None, download=True):
-    """Loads a dataset from tensorflow-datasets into memory as an `ImageData`."""
-    import tensorflow_datasets as tfds
+    """Loads a dataset from tensorflow-datasets into memory as an `ImageData`.
+
+    Raises:
+        TensorFlowRequiredError: TensorFlow or tensorflow-datasets is not installed.
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ModuleNotFoundError as error:
+        if error.name not in ("tensorflow", "tensorflow_datasets"):
+            raise
+        raise TensorFlowRequiredError(
+            f"tfds:{name} needs TensorFlow and tensorflow-datasets: pip install tensorflow "
+            "tensorflow-datasets") from None
 
     builder = tfds.builder(name, data_dir=data_dir)
     if download:
@@ -395,12 +410,16 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
             return data
         tried.append(f"debian ({debian_dir}: not present)")
 
+    tfds_hint = f"or connect to the internet so tensorflow-datasets can download '{name}'"
     if source in ("auto", "tfds"):
         try:
             data = load_from_tfds(name, split)
         except Exception as error:  # tfds raises many types when offline
             detail = " ".join(str(error).split())[:200]  # one line
             tried.append(f"tfds ({type(error).__name__}: {detail})")
+            if isinstance(error, TensorFlowRequiredError):
+                tfds_hint = (f"or install TensorFlow and tensorflow-datasets, which download "
+                             f"'{name}'")
         else:
             data.images = image_files.conform(data.images, **conversion)
             return data
@@ -408,8 +427,7 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
     hints = [
         "pass data_dir=/path/to/folder (IDX files, a .npz, or images, flat or "
         "in class folders; --data-dir on the command line)",
-        "or connect to the internet so tensorflow-datasets can download "
-        f"'{name}'",
+        tfds_hint,
     ]
     if name in DEBIAN_DIRS:
         hints.insert(0, "install it with `apt-get install dataset-fashion-mnist`")
@@ -422,15 +440,188 @@ def load_images(name="fashion_mnist", split="train", data_dir=None,
     )
 
 
+def uses_tf_data():
+    """Whether datasets are `tf.data` pipelines: on the TensorFlow Keras backend.
+    Elsewhere they are `keras.utils.PyDataset`s, also where TensorFlow is installed."""
+    return keras.backend.backend() == "tensorflow"
+
+
 def to_unit_range(images):
-    """Maps uint8 pixels in [0, 255] to float32 in [-1, 1]."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
+    """Maps uint8 pixels in [0, 255] to float32 in [-1, 1]: a tensor on the
+    TensorFlow backend (also inside a `tf.data` pipeline), numpy elsewhere."""
+    if uses_tf_data():
+        import tensorflow as tf
+
+        return tf.cast(images, tf.float32) / 127.5 - 1.0
+    return _scaled(np.asarray(images))
+
+
+def _scaled(images):
+    return images.astype(np.float32) / 127.5 - 1.0
 
 
 def to_uint8(images):
     """Maps images in [-1, 1] back to uint8 pixels."""
     images = np.asarray(images, dtype=np.float32)
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+class _Orders:
+    """The orders in which a stream visits `n` examples: one permutation per
+    pass, a function of the seed, the epoch and the pass alone, so that any
+    batch can be read in any order and a seed repeats every epoch's batches.
+
+    Args:
+        n: examples.
+        shuffle: permute them; otherwise every pass is `0, 1, ..., n - 1`.
+        seed: an int, or `None` for fresh randomness.
+    """
+
+    def __init__(self, n, shuffle, seed):
+        self.n, self.shuffle = n, shuffle
+        self.entropy = np.random.SeedSequence(None if seed is None else seed % 2**64).entropy
+        self.cache = {}
+
+    def order(self, epoch, pass_index):
+        key = (epoch, pass_index)
+        if key not in self.cache:
+            self.cache = {k: v for k, v in self.cache.items() if k >= (epoch, pass_index - 1)}
+            rng = np.random.default_rng([self.entropy, epoch, pass_index])
+            self.cache[key] = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        return self.cache[key]
+
+    def rows(self, start, stop, epoch=0):
+        """The examples at positions `[start, stop)` of `epoch`'s stream,
+        which runs through pass after pass."""
+        passes, offsets = np.divmod(np.arange(start, stop), self.n)
+        return np.concatenate([self.order(epoch, p)[offsets[passes == p]]
+                               for p in np.unique(passes)])
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of in-memory images for `fit` on any Keras backend: float32
+    numpy images in [-1, 1] (and int32 labels), reshuffled every epoch.
+    `make_dataset` returns one where Keras does not run on TensorFlow.
+
+    Args:
+        images: uint8 array `(N, H, W, C)`, checked by `make_dataset`.
+        labels: int32 array `(N,)` or `None`.
+        batch_size, shuffle, seed, drop_remainder, repeat: as in `make_dataset`.
+
+    Example:
+
+    ```python
+    batches = ImageBatches(images, labels, batch_size=64, seed=0)
+    images_0, labels_0 = batches[0]
+    ```
+    """
+
+    def __init__(self, images, labels=None, batch_size=64, shuffle=True, seed=None,
+                 drop_remainder=True, repeat=False):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.batch_size, self.drop_remainder, self.repeats = batch_size, drop_remainder, repeat
+        self.shuffle, self.seed = shuffle, seed
+        self.orders = _Orders(len(images), shuffle, seed)
+        self.epoch = 0
+
+    @property
+    def num_batches(self):
+        if self.repeats:
+            return None
+        return (len(self.images) // self.batch_size if self.drop_remainder
+                else -(-len(self.images) // self.batch_size))
+
+    def __getitem__(self, index):
+        if index < 0 or (not self.repeats and index >= self.num_batches):
+            raise IndexError(f"Batch {index} of {self.num_batches}.")
+        start = index * self.batch_size
+        if self.repeats:
+            rows = self.orders.rows(start, start + self.batch_size)
+        else:
+            rows = self.orders.order(self.epoch, 0)[start:start + self.batch_size]
+        images = _scaled(self.images[rows])
+        return images if self.labels is None else (images, self.labels[rows])
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def repeat(self):
+        """These images as one stream of batches without end, like
+        `make_dataset(..., repeat=True)` (`fit` then needs `steps_per_epoch`)."""
+        return ImageBatches(self.images, self.labels, self.batch_size, self.shuffle, self.seed,
+                            self.drop_remainder, repeat=True)
+
+
+class MappedBatches(keras.utils.PyDataset):
+    """The batches of a `PyDataset` passed through a function, as numpy.
+
+    Args:
+        dataset: a `keras.utils.PyDataset`, e.g. an `ImageBatches`.
+        function: maps the parts of one batch, e.g. `(images, labels)`, to a
+            new batch (Keras tensors are brought back to numpy).
+
+    Example:
+
+    ```python
+    flipped = MappedBatches(ImageBatches(images, labels), lambda x, y: (x[:, :, ::-1], y))
+    ```
+    """
+
+    def __init__(self, dataset, function):
+        super().__init__()
+        self.dataset, self.function = dataset, function
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def __getitem__(self, index):
+        batch = self.dataset[index]
+        mapped = self.function(*batch) if isinstance(batch, tuple) else self.function(batch)
+        return keras.tree.map_structure(keras.ops.convert_to_numpy, mapped)
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+
+class _RepeatedBatch(keras.utils.PyDataset):
+    """One batch, without end."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    @property
+    def num_batches(self):
+        return None
+
+    def __getitem__(self, index):
+        return self.batch
+
+
+def repeat_batch(batch):
+    """A dataset that yields `batch` without end, for `fit(..., steps_per_epoch=N)`.
+
+    Args:
+        batch: an array, or a tuple of arrays such as `(images, labels)`.
+
+    Returns:
+        A `tf.data.Dataset` on the TensorFlow backend, else a `PyDataset`.
+    """
+    if uses_tf_data():
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensors(batch).repeat()
+    return _RepeatedBatch(batch)
+
+
+def batch_count(dataset):
+    """The batches in one epoch of a dataset made here: a `tf.data.Dataset`'s
+    cardinality or a `PyDataset`'s `num_batches`."""
+    if isinstance(dataset, keras.utils.PyDataset):
+        return dataset.num_batches
+    return int(dataset.cardinality())
 
 
 def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
@@ -448,7 +639,8 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
 
     Returns:
-        A `tf.data.Dataset` of float32 images in [-1, 1] (and int32 labels).
+        On the TensorFlow backend a `tf.data.Dataset`, elsewhere an
+        `ImageBatches`, of float32 images in [-1, 1] (and int32 labels).
     """
     images = as_uint8_images(images)
     if len(images) == 0:
@@ -464,10 +656,11 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
         labels = as_int_labels(labels)
         if len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels.")
-        elements = (images, labels)
-    else:
-        elements = images
-    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    if not uses_tf_data():
+        return ImageBatches(images, labels, batch_size, shuffle, seed, drop_remainder, repeat)
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -485,7 +678,7 @@ def load_dataset(name="fashion_mnist", split="train", batch_size=64,
                  with_labels=False, data_dir=None, source="auto", shuffle=True,
                  seed=None, limit=None, drop_remainder=True, repeat=False,
                  **conversion):
-    """Loads an image dataset as a `tf.data.Dataset` ready for `fit`.
+    """Loads an image dataset ready for `fit`.
 
     Args:
         name: dataset name (`"fashion_mnist"`, `"mnist"`, `"cifar10"`, ...).
@@ -500,8 +693,9 @@ def load_dataset(name="fashion_mnist", split="train", batch_size=64,
             `resize`, `on_error`, as in `load_images`.
 
     Returns:
-        A `tf.data.Dataset` of float32 images in [-1, 1] with shape
-        `(batch, H, W, C)`, or `(images, labels)` pairs.
+        Float32 images in [-1, 1] with shape `(batch, H, W, C)`, or
+        `(images, labels)` pairs: a `tf.data.Dataset` on the TensorFlow
+        backend, elsewhere an `ImageBatches` (see `make_dataset`).
 
     Example:
 
@@ -601,7 +795,8 @@ def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
         seed: shuffle seed; domain B's stream uses `seed + 1`.
 
     Returns:
-        A `tf.data.Dataset` of `(images_a, images_b)` float32 batches in [-1, 1].
+        `(images_a, images_b)` float32 batches in [-1, 1]: a `tf.data.Dataset`
+        on the TensorFlow backend, elsewhere an `UnpairedBatches`.
     """
     images_a, images_b = as_uint8_images(images_a, "domain A"), as_uint8_images(
         images_b, "domain B")
@@ -615,6 +810,10 @@ def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
         raise ValueError(f"Domains of {len(images_a)} and {len(images_b)} images fill no "
                          f"batch of {batch_size}.")
 
+    if not uses_tf_data():
+        return UnpairedBatches(images_a, images_b, batch_size, seed, steps)
+    import tensorflow as tf
+
     def stream(images, stream_seed):
         return tf.data.Dataset.from_tensor_slices(images).shuffle(
             len(images), seed=stream_seed, reshuffle_each_iteration=True).repeat()
@@ -627,9 +826,45 @@ def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+class UnpairedBatches(keras.utils.PyDataset):
+    """Unpaired `(images_a, images_b)` batches for `fit` on any Keras backend,
+    float32 numpy in [-1, 1]; `unpaired_dataset` returns one where Keras does
+    not run on TensorFlow. Each domain is a stream of its own, reshuffled
+    every time it is used up and afresh every epoch.
+
+    Args:
+        images_a, images_b: uint8 arrays `(N, H, W, C)`, checked by `unpaired_dataset`.
+        batch_size: image pairs per batch.
+        seed: shuffle seed; domain B's stream uses `seed + 1`.
+        steps: batches per epoch.
+    """
+
+    def __init__(self, images_a, images_b, batch_size, seed, steps):
+        super().__init__()
+        self.domains = [(images_a, _Orders(len(images_a), True, seed)),
+                        (images_b, _Orders(len(images_b), True,
+                                           None if seed is None else seed + 1))]
+        self.batch_size, self.steps = batch_size, steps
+        self.epoch = 0
+
+    @property
+    def num_batches(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.steps:
+            raise IndexError(f"Batch {index} of {self.steps}.")
+        start = index * self.batch_size
+        return tuple(_scaled(images[orders.rows(start, start + self.batch_size, self.epoch)])
+                     for images, orders in self.domains)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
 def load_unpaired(domain_a, domain_b, image_size, batch_size=1, split="train", seed=None,
                   limit=None, **conversion):
-    """Loads two image domains as a `tf.data.Dataset` of unpaired batches for `fit`.
+    """Loads two image domains as a dataset of unpaired batches for `fit`.
 
     Args:
         domain_a, domain_b: `"emoji:google"`, `"emoji:twitter"`, a folder of
@@ -643,7 +878,7 @@ def load_unpaired(domain_a, domain_b, image_size, batch_size=1, split="train", s
             in `load_images`.
 
     Returns:
-        A `tf.data.Dataset` of `(images_a, images_b)`; see `unpaired_dataset`.
+        A dataset of `(images_a, images_b)`; see `unpaired_dataset`.
 
     Example:
 

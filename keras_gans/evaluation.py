@@ -24,6 +24,7 @@ import os
 
 import keras
 import numpy as np
+import scipy.ndimage
 import scipy.special
 
 from keras_gans import classifier, data, metrics
@@ -518,24 +519,87 @@ def _unit_interval(images):
 def paired_distances(images, targets, batch_size=500):
     """Mean L1 (on [0, 1] pixels), SSIM and PSNR (dB) between paired images.
 
+    SSIM and PSNR are TensorFlow's `tf.image.ssim` and `tf.image.psnr` on the
+    TensorFlow backend; elsewhere `ssim` and `psnr`, their numpy equivalents.
+
     Args:
         images, targets: `(N, H, W, C)` uint8 or [-1, 1] images, paired by index.
-        batch_size: images per TensorFlow call.
+        batch_size: images per call.
 
     Returns:
         `{"l1": ..., "ssim": ..., "psnr": ...}` as python floats.
     """
-    import tensorflow as tf
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-    l1, ssim, psnr = [], [], []
+        def ssim_of(x, y):
+            return tf.image.ssim(x, y, max_val=1.0).numpy()
+
+        def psnr_of(x, y):
+            return tf.image.psnr(x, y, max_val=1.0).numpy()
+    else:
+        ssim_of, psnr_of = ssim, psnr
+    l1, ssims, psnrs = [], [], []
     for start in range(0, len(images), batch_size):
         x = _unit_interval(images[start:start + batch_size])
         y = _unit_interval(targets[start:start + batch_size])
         l1.append(np.mean(np.abs(x - y), axis=(1, 2, 3)))
-        ssim.append(tf.image.ssim(x, y, max_val=1.0).numpy())
-        psnr.append(tf.image.psnr(x, y, max_val=1.0).numpy())
+        ssims.append(ssim_of(x, y))
+        psnrs.append(psnr_of(x, y))
     return {name: float(np.mean(np.concatenate(values)))
-            for name, values in (("l1", l1), ("ssim", ssim), ("psnr", psnr))}
+            for name, values in (("l1", l1), ("ssim", ssims), ("psnr", psnrs))}
+
+
+def ssim(x, y, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
+    """The structural similarity of each pair of images in [0, 1], as
+    `tf.image.ssim(x, y, max_val=1.0)` computes it: an 11x11 Gaussian window
+    (sigma 1.5) over the valid region, averaged over pixels and channels.
+
+    Args:
+        x, y: float `(N, H, W, C)` images in [0, 1], at least 11 pixels a side.
+        filter_size, filter_sigma, k1, k2: as in `tf.image.ssim`.
+
+    Returns:
+        float32 `(N,)`.
+    """
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    if min(x.shape[1:3]) < filter_size:
+        raise ValueError(f"SSIM needs images of at least {filter_size}x{filter_size} "
+                         f"pixels, got {x.shape[1]}x{x.shape[2]}.")
+    coords = np.arange(filter_size, dtype=np.float64) - (filter_size - 1) / 2
+    window = np.exp(-0.5 * coords**2 / filter_sigma**2)
+    window /= window.sum()
+    crop = slice(filter_size // 2, filter_size // 2 - filter_size + 1)
+
+    def local_mean(images):
+        for axis in (1, 2):
+            images = scipy.ndimage.correlate1d(images, window, axis=axis, mode="constant")
+        return images[:, crop, crop]
+
+    c1, c2 = k1**2, k2**2
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    mean_x, mean_y = local_mean(x64), local_mean(y64)
+    both = 2 * mean_x * mean_y
+    squares = mean_x**2 + mean_y**2
+    luminance = (both + c1) / (squares + c1)
+    structure = (2 * local_mean(x64 * y64) - both + c2) / (
+        local_mean(x64**2 + y64**2) - squares + c2)
+    return np.mean(luminance * structure, axis=(1, 2, 3)).astype(np.float32)
+
+
+def psnr(x, y):
+    """The peak signal-to-noise ratio in dB of each pair of images in [0, 1],
+    as `tf.image.psnr(x, y, max_val=1.0)`: infinite for identical images.
+
+    Args:
+        x, y: float `(N, H, W, C)` images in [0, 1].
+
+    Returns:
+        float32 `(N,)`.
+    """
+    error = np.mean((np.asarray(x, np.float64) - np.asarray(y, np.float64))**2, axis=(1, 2, 3))
+    with np.errstate(divide="ignore"):
+        return (-10 * np.log10(error)).astype(np.float32)
 
 
 def _class_accuracy(measurement, labels):

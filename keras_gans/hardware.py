@@ -10,6 +10,9 @@ worth trying on this CPU and caches the fastest: `keras-gans train` uses it by
 default (`--precision auto --jit-compile auto`). `fastest_settings` is the rule
 by CPU kind it falls back on (resumed runs, GPUs). `train_step_flops` and
 `peak_fp32_flops` say how close to the hardware a step runs.
+
+Describing the CPU needs no TensorFlow; `require_tensorflow` gives the module
+to the few features that do need it, or a one-line error where it is absent.
 """
 
 import collections
@@ -19,6 +22,83 @@ import platform
 
 CPUINFO = "/proc/cpuinfo"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+class TensorFlowRequiredError(ImportError):
+    """A feature that needs TensorFlow (or its Keras backend) was used without it."""
+
+
+def require_tensorflow(feature, backend=False):
+    """The `tensorflow` module, for a feature that needs it.
+
+    Args:
+        feature: what needs it, for the message, e.g. `"SavedModel export"`.
+        backend: the feature also needs TensorFlow as the Keras backend.
+
+    Raises:
+        TensorFlowRequiredError: in one line, where TensorFlow is not
+            installed (or, with `backend`, Keras runs on another backend).
+
+    Example:
+
+    ```python
+    tf = require_tensorflow("SavedModel export")
+    ```
+    """
+    try:
+        import tensorflow
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        raise TensorFlowRequiredError(
+            f"{feature} needs TensorFlow: pip install tensorflow") from None
+    import keras
+
+    if backend and keras.backend.backend() != "tensorflow":
+        raise TensorFlowRequiredError(
+            f"{feature} needs the TensorFlow backend of Keras, not "
+            f"{keras.backend.backend()}: set KERAS_BACKEND=tensorflow")
+    return tensorflow
+
+
+def backend_version():
+    """The Keras backend and its version, e.g. `"TensorFlow 2.21.0"` or `"JAX 0.4.35"`."""
+    import importlib
+
+    import keras
+
+    name = keras.backend.backend()
+    return f"{BACKEND_NAMES.get(name, name)} {importlib.import_module(name).__version__}"
+
+
+def has_accelerator():
+    """Whether the Keras backend computes on a GPU (or, on JAX, any accelerator)."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if name == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if name == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def jit_choices():
+    """The `jit_compile` settings worth trying on the Keras backend: both on
+    TensorFlow; on JAX `True` only (without jit every op runs on its own, far
+    slower); elsewhere `False` only, Keras's own choice on PyTorch."""
+    import keras
+
+    return {"tensorflow": (False, True), "jax": (True,)}.get(keras.backend.backend(), (False,))
 
 
 def _first_cpu(path=CPUINFO):
@@ -82,9 +162,12 @@ def fastest_settings(path=CPUINFO, has_gpu=False):
     Unlike `compile(jit_compile="auto")`, which Keras resolves to no XLA on
     every CPU-only machine, this may choose XLA on a CPU.
 
+    On JAX and PyTorch the dtype policy follows the same rule and
+    `jit_compile` is the backend's one choice (`jit_choices`).
+
     Args:
         path: the `/proc/cpuinfo` to read.
-        has_gpu: whether TensorFlow sees a GPU.
+        has_gpu: whether the backend sees a GPU (`has_accelerator`).
 
     Returns:
         `Settings(precision, jit_compile, reason)`.
@@ -98,6 +181,20 @@ def fastest_settings(path=CPUINFO, has_gpu=False):
     gan.compile(jit_compile=settings.jit_compile)
     ```
     """
+    import keras
+
+    settings = _tensorflow_settings(path, has_gpu)
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        return settings
+    jit_compile = jit_choices()[0]
+    return Settings(settings.precision, jit_compile,
+                    f"{settings.reason}; on {BACKEND_NAMES.get(name, name)} keras-gans "
+                    f"{'jit-compiles' if jit_compile else 'does not compile'} the step")
+
+
+def _tensorflow_settings(path, has_gpu):
+    """`fastest_settings`' rule, as measured on the TensorFlow backend."""
     if has_gpu:
         return Settings("float32", False, "a GPU: speed options not measured there")
     _, flags = cpu_info(path)
@@ -166,7 +263,7 @@ def graph_flops(function, *input_signature):
     """Floating-point operations of one call of `function`, counted from its
     graph with the cost functions TensorFlow's profiler uses (convolutions and
     their gradients, matrix products, element-wise ops; ops without a cost
-    function, such as casts and copies, count 0).
+    function, such as casts and copies, count 0). Needs TensorFlow.
 
     Args:
         function: a Python function of tensors, or a `tf.function`.
@@ -182,7 +279,7 @@ def graph_flops(function, *input_signature):
         tf.matmul, tf.TensorSpec((8, 16)), tf.TensorSpec((16, 4)))   # 1024
     ```
     """
-    import tensorflow as tf
+    tf = require_tensorflow("Counting a graph's FLOPs")
     from tensorflow.python.framework import ops as tf_ops
     from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers)
     from tensorflow.python.util import deprecation
@@ -202,7 +299,7 @@ def graph_flops(function, *input_signature):
 
 def train_step_flops(model, batch):
     """FLOPs of one `model.train_step(batch)`: both players' forward and
-    backward passes and the optimizer updates.
+    backward passes and the optimizer updates. Needs the TensorFlow backend.
 
     Args:
         model: a built, compiled model.
@@ -214,8 +311,7 @@ def train_step_flops(model, batch):
     flops = keras_gans.hardware.train_step_flops(gan, images[:64]) / 64   # per image
     ```
     """
-    import tensorflow as tf
-
+    tf = require_tensorflow("Counting a training step's FLOPs", backend=True)
     signature = tf.nest.map_structure(
         lambda x: tf.TensorSpec.from_tensor(tf.convert_to_tensor(x)), batch)
     return graph_flops(model.train_step, signature)
@@ -223,10 +319,12 @@ def train_step_flops(model, batch):
 
 def speed_candidates(path=CPUINFO):
     """The `(precision, jit_compile)` pairs worth timing on this CPU: float32
-    without and with XLA, and mixed_bfloat16 likewise where the CPU computes
-    bfloat16 natively (elsewhere it is emulated, several times slower)."""
+    with each of the backend's `jit_choices` (without and with XLA on
+    TensorFlow), and mixed_bfloat16 likewise where the CPU computes bfloat16
+    natively (elsewhere it is emulated, several times slower)."""
     precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bfloat16(path) else [])
-    return [(precision, jit_compile) for precision in precisions for jit_compile in (False, True)]
+    return [(precision, jit_compile) for precision in precisions
+            for jit_compile in jit_choices()]
 
 
 def measure_images_per_second(model, batch, seconds=2.0):
@@ -236,10 +334,11 @@ def measure_images_per_second(model, batch, seconds=2.0):
     import time
 
     import keras
-    import tensorflow as tf
 
-    images = int(tf.nest.flatten(batch)[0].shape[0])
-    dataset = tf.data.Dataset.from_tensors(batch).repeat()
+    from keras_gans.data import repeat_batch
+
+    images = int(keras.tree.flatten(batch)[0].shape[0])
+    dataset = repeat_batch(batch)
     ends = []
 
     class Clock(keras.callbacks.Callback):
@@ -248,16 +347,16 @@ def measure_images_per_second(model, batch, seconds=2.0):
             if len(ends) > 3 and ends[-1] - ends[0] >= seconds:
                 self.model.stop_training = True
 
-    model.fit(dataset, epochs=1, steps_per_epoch=1_000_000, verbose=0, callbacks=[Clock()])
+    model.fit(dataset, epochs=1, steps_per_epoch=1_000_000, verbose=0, callbacks=[Clock()],
+              shuffle=False)
     return images / min(end - start for start, end in itertools.pairwise(ends))
 
 
 def warm_up(model, batch):
     """Two steps of `fit` on `batch`: the first traces or compiles the step."""
-    import tensorflow as tf
+    from keras_gans.data import repeat_batch
 
-    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=2,
-              verbose=0)
+    model.fit(repeat_batch(batch), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
 
 
 def probe_speed(build, batch, candidates, seconds=2.0):
@@ -312,7 +411,7 @@ def choose_speed(build, batch, key, candidates=None, seconds=2.0, cache_dir=None
     """The fastest `(precision, jit_compile)` of `candidates` for a model on
     this machine: probed once (`probe_speed`), then read from
     `speed.json` in `cache_dir` (default `$KERAS_GANS_CACHE`, else
-    `~/.cache/keras_gans`) under `key` and this CPU and TensorFlow.
+    `~/.cache/keras_gans`) under `key`, this CPU and the Keras backend.
 
     Args:
         build, batch, seconds: as for `probe_speed`.
@@ -334,13 +433,11 @@ def choose_speed(build, batch, key, candidates=None, seconds=2.0, cache_dir=None
     """
     import json
 
-    import tensorflow as tf
-
     from keras_gans.emoji import cache_root
 
     candidates = candidates or speed_candidates()
     path = os.path.join(cache_dir or cache_root(), "speed.json")
-    entry = (f"{describe()} | TensorFlow {tf.__version__} | {key} | "
+    entry = (f"{describe()} | {backend_version()} | {key} | "
              + ", ".join(_speed_name(*candidate) for candidate in candidates))
     try:
         with open(path) as f:

@@ -15,6 +15,10 @@ image-to-image model exports each direction on its own, taking `images`
 
 Loading an export runs its graph, so before loading one keras_gans checks
 that the graph holds only the ops a generator needs (`check_generator_graph`).
+
+Presets and `.keras` files work on every Keras backend without TensorFlow;
+writing, checking and loading SavedModel exports need TensorFlow and raise a
+one-line `TensorFlowRequiredError` where it is absent.
 """
 
 import datetime
@@ -26,11 +30,9 @@ import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
-from google.protobuf.message import DecodeError
-from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_gans.files import atomic_path
+from keras_gans.hardware import require_tensorflow
 from keras_gans.sampling import (
     check_count,
     latent_noise,
@@ -178,7 +180,11 @@ def export_endpoint(model, path, serve, inputs, metadata):
 
     Returns:
         The metadata written.
+
+    Raises:
+        TensorFlowRequiredError: TensorFlow is not installed.
     """
+    tf = require_tensorflow("SavedModel export")
     archive = keras.export.ExportArchive()
     archive.track(model)
     signature = [tf.TensorSpec(shape, dtype, name=name)
@@ -359,7 +365,8 @@ def check_generator_graph(path):
     """Raises a one-line `ValueError` unless the SavedModel in directory
     `path` runs only the ops a generator needs (see `GENERATOR_OPS`).
 
-    Reads `saved_model.pb` without loading it: nothing in it runs.
+    Reads `saved_model.pb` without loading it: nothing in it runs. Needs
+    TensorFlow, whose protocol buffers describe the file.
 
     Example:
 
@@ -367,6 +374,10 @@ def check_generator_graph(path):
     keras_gans.saving.check_generator_graph("runs/dcgan_fashion_mnist/generator")
     ```
     """
+    require_tensorflow("Checking a SavedModel export")
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
     saved_model = saved_model_pb2.SavedModel()
     try:
         with open(os.path.join(path, "saved_model.pb"), "rb") as f:
@@ -427,6 +438,8 @@ class ExportedGenerator:
                 f"{z.shape}."
             )
         labels = self.sampling_labels(len(z), labels)
+        import tensorflow as tf
+
         if self.conditional:
             outputs = self.signature(z=tf.constant(z), label=tf.constant(labels))
         else:
@@ -480,6 +493,7 @@ def _load_serving_default(path, trust=False):
         raise FileNotFoundError(f"No exported generator at {path}.")
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
         raise ValueError(f"{path} is not a SavedModel directory (no saved_model.pb).")
+    tf = require_tensorflow("Loading a SavedModel export")
     if not trust:
         check_generator_graph(path)
     try:
@@ -540,6 +554,8 @@ class ExportedTranslator:
         if direction is not None and direction != self.direction:
             raise ValueError(f"{self.path} translates {self.direction}, not {direction}.")
         images = unit_range_batch(images, self.image_shape)
+        import tensorflow as tf
+
         return predict_in_batches(
             lambda batch: self.signature(images=tf.constant(batch))["images"], [images],
             self.image_shape, batch_size)

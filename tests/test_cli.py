@@ -372,7 +372,7 @@ def test_unknown_dataset_with_no_source(tmp_path, capsys):
 
 @pytest.mark.parametrize("variant, option, applies_to", [
     ("dcgan", ["--clip-value", "0.05"], "wgan"),
-    ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp, progan"),
+    ("vanilla", ["--n-critic", "1"], "wgan, wgan-gp, sngan, progan"),
     ("wgan", ["--spectral-norm"], "vanilla, dcgan, cgan"),
     ("wgan", ["--gp-weight", "5"], "wgan-gp, progan"),
     ("dcgan", ["--discriminator-units", "1024,512"], "vanilla"),

@@ -460,14 +460,15 @@ class AdversarialModel(keras.Model):
             "this batch lies outside."))
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.fit`. A `tf.data.Dataset` is shuffled by its own
-        pipeline, so `shuffle` defaults to False for it (Keras would warn that
-        it ignores `shuffle=True`). Where the step's input checks cannot run
-        (XLA drops assertions; JAX traces the step) they run on the input
-        instead: mapped over a `tf.data.Dataset` on TensorFlow, or once over
-        in-memory arrays."""
+        """`keras.Model.fit`. A `tf.data.Dataset` or a `keras.utils.PyDataset`
+        is shuffled by its own pipeline, so `shuffle` defaults to False for it
+        (Keras would warn that it ignores `shuffle=True`, or reorder batches).
+        Where the step's input checks cannot run (XLA drops assertions; JAX
+        traces the step) they run on the input instead: mapped over a
+        `tf.data.Dataset` on TensorFlow, or once over in-memory arrays."""
         shuffle_given = "shuffle" in kwargs or len(args) >= 7  # fit's 9th argument
-        if x is not None and backend.is_dataset(x) and not shuffle_given:
+        shuffles_itself = backend.is_dataset(x) or isinstance(x, keras.utils.PyDataset)
+        if x is not None and shuffles_itself and not shuffle_given:
             kwargs["shuffle"] = False
         if x is not None and not backend.checks_run_in_step(self):
             if isinstance(x, np.ndarray) or ops.is_tensor(x):
