@@ -30,6 +30,8 @@ logs = backend.minimize(game, play)
 
 import keras
 
+from keras_gans.backend import common
+
 NAME = keras.backend.backend()
 
 if NAME == "tensorflow":
@@ -42,17 +44,23 @@ else:
     raise ImportError(f"keras-gans trains on the tensorflow, jax and torch Keras backends, "
                       f"not on {NAME!r}: set KERAS_BACKEND to one of them.")
 
-train_step = _backend.train_step
-minimize = _backend.minimize
-input_gradients = _backend.input_gradients
-sample = _backend.sample
-normal_like = _backend.normal_like
-checks_run_in_step = _backend.checks_run_in_step
-checked = _backend.checked
-after = _backend.after
-replica_count = _backend.replica_count
-multi_worker = _backend.multi_worker
-gather_replicas = _backend.gather_replicas
-replica_slice = _backend.replica_slice
-is_dataset = _backend.is_dataset
-map_dataset = _backend.map_dataset
+
+def _own(name):
+    """The backend module's `name`, else the one-device version of `common`."""
+    return getattr(_backend, name, None) or getattr(common, name)
+
+
+train_step = _own("train_step")
+minimize = _own("minimize")
+input_gradients = _own("input_gradients")
+sample = _own("sample")
+normal_like = _own("normal_like")
+checks_run_in_step = _own("checks_run_in_step")
+checked = _own("checked")
+after = _own("after")
+replica_count = _own("replica_count")
+multi_worker = _own("multi_worker")
+gather_replicas = _own("gather_replicas")
+replica_slice = _own("replica_slice")
+is_dataset = _own("is_dataset")
+map_dataset = _own("map_dataset")

@@ -25,18 +25,7 @@ import functools
 import jax
 import keras
 
-from keras_gans.backend.common import (  # noqa: F401 (the backend's functions)
-    after,
-    check_now,
-    gather_replicas,
-    is_dataset,
-    map_dataset,
-    multi_worker,
-    normal_like,
-    replica_count,
-    replica_slice,
-    sample,
-)
+from keras_gans.backend.common import check_now
 
 # The variables of the steps being traced, innermost last: the inner scopes
 # of `minimize` and `input_gradients` map all of them, since a

@@ -12,18 +12,7 @@ or R1 is differentiated again.
 import torch
 from keras import ops
 
-from keras_gans.backend.common import (  # noqa: F401 (the backend's functions)
-    after,
-    check_now,
-    gather_replicas,
-    is_dataset,
-    map_dataset,
-    multi_worker,
-    normal_like,
-    replica_count,
-    replica_slice,
-    sample,
-)
+from keras_gans.backend.common import check_now
 
 
 def train_step(step):

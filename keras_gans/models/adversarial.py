@@ -24,6 +24,7 @@ the players take and return; a variant writes only its paper's `train_step`.
 
 import functools
 import inspect
+import sys
 import threading
 import warnings
 
@@ -473,7 +474,7 @@ class AdversarialModel(keras.Model):
         if x is not None and not backend.checks_run_in_step(self):
             if isinstance(x, np.ndarray) or ops.is_tensor(x):
                 self.check_batch(_extremes(x) if y is None else (_extremes(x), _extremes(y)))
-            elif backend.NAME == "tensorflow" and backend.is_dataset(x):
+            elif backend.is_dataset(x):
                 x = backend.map_dataset(
                     x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
             elif backend.NAME == "tensorflow":
@@ -554,6 +555,11 @@ class AdversarialModel(keras.Model):
         keys = list(store.keys())
         if self.SEED_STATE_KEY in keys:
             self.seed_generator.state.assign(store[self.SEED_STATE_KEY][...])
+        else:
+            warnings.warn(f"The saved {type(self).__name__} holds no state of its noise "
+                          f"generator: its noise starts again from seed {self.seed}, so "
+                          "generate() without a seed, and training it further, draw other "
+                          "noise than the saved model would have.", stacklevel=2)
         super().load_own_variables(
             {key: store[key] for key in keys if key != self.SEED_STATE_KEY})
 
@@ -573,10 +579,35 @@ class AdversarialModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        for key in cls.players:
+            if config.get(key) is not None and _saved_model_class(config[key]) is None:
+                raise ValueError(f"The {key} of a saved {cls.__name__} must be a Keras "
+                                 f"model, but its config names {_named(config[key])}.")
         config = {key: keras.saving.deserialize_keras_object(value)
                   if key in cls.players and value is not None else value
                   for key, value in config.items()}
         return cls(**config)
+
+
+def _saved_model_class(config):
+    """The `keras.Model` subclass a serialised player names, found without
+    calling or importing anything; `None` if it names no such class."""
+    if not isinstance(config, dict):
+        return None
+    found = keras.saving.get_registered_object(str(config.get("registered_name")))
+    if found is None:
+        module = sys.modules.get(str(config.get("module")))
+        found = getattr(module, str(config.get("class_name")), None)
+    return found if isinstance(found, type) and issubclass(found, keras.Model) else None
+
+
+def _named(config):
+    """What a serialised object names, e.g. "the function f" or "Dense"."""
+    if not isinstance(config, dict):
+        return f"a {type(config).__name__}"
+    if config.get("class_name") == "function":
+        return f"the function {config.get('config')}"
+    return repr(config.get("class_name"))
 
 
 def _extremes(array):
