@@ -45,12 +45,12 @@ def train_step(step):
     """`step(model, data)` as Keras' JAX trainer calls it,
     `train_step(state, data) -> (logs, state)`; called with the batch alone
     (from within another step, or eagerly), it runs `step` as it is.
+    `AdversarialModel` wraps every variant's `train_step` with it.
 
     Example:
 
     ```python
-    class MyGame(AdversarialModel):
-        train_step = train_step(my_step)
+    logs, state = train_step(GAN.train_step.__wrapped__)(model, state, batch)
     ```
     """
 
