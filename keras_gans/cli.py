@@ -837,10 +837,17 @@ def _checkpoint_options(model):
         g_lr=_learning_rate(model.g_optimizer)[0],
         lr_schedule=lr_schedule,
         beta_1=model.d_optimizer.get_config().get("beta_1"),
-        conditional=model.conditional,
+        conditional=_is_conditional(model),
     )
     return {option: tuple(value) if isinstance(value, list) else value
             for option, value in options.items()}
+
+
+def _is_conditional(model):
+    """Whether a model takes class labels: only a conditional noise-to-image one."""
+    from keras_gans.models import NoiseToImage
+
+    return isinstance(model, NoiseToImage) and model.conditional
 
 
 def _learning_rate(optimizer):
@@ -873,6 +880,18 @@ def _growth_schedule(args, model, image_shape):
         return model.schedule
     return GrowthSchedule(stage_resolutions(image_shape), args.fade_images,
                           args.stable_images, args.batch_sizes or args.batch_size)
+
+
+def _check_state_matches_the_optimizers(state, model, steps_per_epoch, path):
+    """A checkpoint's epoch must lie where its optimizers' step count puts it
+    at this run's steps per epoch (a resumed epoch restarts, so its step in
+    the epoch is not exact)."""
+    epoch, steps = int(state.get("epoch", 0)), model.steps_taken
+    if not epoch * steps_per_epoch <= steps <= (epoch + 1) * steps_per_epoch:
+        raise CLIError(f"{path} records epoch {epoch}, but its optimizers have taken {steps} "
+                       f"steps, and epochs here are {steps_per_epoch} steps: resume with "
+                       "the data and --batch-size it was trained with, or train afresh in "
+                       "a new --out")
 
 
 def _check_schedule_ends_with_this_run(args, model, steps_per_epoch):
@@ -982,7 +1001,7 @@ def run_train(args):
         minibatches = args.n_critic or 1
     else:
         _check_options_against_checkpoint(args, model, checkpoint.path)
-        conditional = getattr(model, "conditional", False)
+        conditional = _is_conditional(model)
         minibatches = getattr(model, "n_critic", 1)
     schedule = _growth_schedule(args, model, task.model_arguments()["image_shape"])
     if schedule is None:
@@ -1017,6 +1036,7 @@ def run_train(args):
         _use_speed_settings(args, build, next(iter(dataset)))
         model = build()
     else:
+        _check_state_matches_the_optimizers(state, model, steps_per_epoch, checkpoint.path)
         _check_schedule_ends_with_this_run(args, model, steps_per_epoch)
     # How to run the step is this command's choice, not the checkpoint's.
     model.steps_per_execution = args.steps_per_execution
@@ -1249,14 +1269,14 @@ def run_evaluate(args):
 
 
 def run_list(args):
-    from keras_gans import pretrained
+    from keras_gans import files, pretrained
 
     models = pretrained.list_pretrained()
     if not models:
         print("No pretrained models found in: " + ", ".join(pretrained.model_dirs()))
         return
     columns = ("name", "variant", "dataset", "epochs", "fid", "kid", "cond_acc", "path")
-    rows = [[_printable(name)] + [_cell(info.get(column)) for column in columns[1:]]
+    rows = [[files.printable(name)] + [_cell(info.get(column)) for column in columns[1:]]
             for name, info in models.items()]
     widths = [max(len(column), *(len(row[i]) for row in rows)) + 2
               for i, column in enumerate(columns)]
@@ -1265,14 +1285,11 @@ def run_list(args):
 
 
 def _cell(value):
+    from keras_gans import files
+
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else _printable(str(value))
-
-
-def _printable(text):
-    """`text` with control characters (ANSI escapes, newlines) shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "" if value is None else files.printable(value)
 
 
 COMMANDS = {"train": run_train, "sample": run_sample, "translate": run_translate,
@@ -1324,6 +1341,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import keras
 
+    from keras_gans import files
     from keras_gans.hardware import TensorFlowRequiredError
 
     # `train` sets the dtype policy; a caller in the same process gets theirs back.
@@ -1335,7 +1353,8 @@ def main(argv=None):
         message = str(error).strip() or type(error).__name__
         if isinstance(error, OSError) and error.strerror:  # no "[Errno 28]"
             message = error.strerror + (f": {error.filename}" if error.filename else "")
-        print(f"keras-gans {args.command}: error: {message}", file=sys.stderr)
+        print(f"keras-gans {args.command}: error: {files.printable(message)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -18,12 +18,15 @@ tone (so all its variants go together), form the `"test"` split in both
 styles; the rest are `"train"`.
 """
 
+import errno
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import warnings
 import zlib
 
 import numpy as np
@@ -39,6 +42,8 @@ CATEGORIES = [
 ]
 TEST_BUCKETS = 10  # one emoji in ten goes to the test split
 SPLITS = ("train", "test", "all")
+# Written into a cached package once it is whole: what it holds.
+COMPLETE_FILE = "keras_gans_complete.json"
 
 
 def cache_root():
@@ -57,16 +62,73 @@ def _is_package_dir(directory, style):
             and os.path.isdir(os.path.join(directory, "img", style, "64")))
 
 
+def _inventory(directory, style):
+    """What a package holds: its emoji.json's SHA-256, and the number and
+    total size of its images."""
+    with open(os.path.join(directory, "emoji.json"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    sizes = [entry.stat().st_size
+             for entry in os.scandir(os.path.join(directory, "img", style, "64"))
+             if entry.name.endswith(".png")]
+    return {"emoji_json_sha256": digest, "images": len(sizes), "image_bytes": sum(sizes)}
+
+
+def cache_problem(directory, style):
+    """Why the cached package in `directory` is not whole, or `None` when it
+    holds what its `COMPLETE_FILE` says it was unpacked with."""
+    if not os.path.lexists(directory):
+        return "it is missing"
+    try:
+        with open(os.path.join(directory, COMPLETE_FILE)) as f:
+            recorded = json.load(f)
+        found = _inventory(directory, style)
+    except (OSError, ValueError):
+        return f"it has no readable {COMPLETE_FILE}, emoji.json or images"
+    if not isinstance(recorded, dict) or recorded.get("images") != found["images"]:
+        expected = recorded.get("images") if isinstance(recorded, dict) else "?"
+        return f"it holds {found['images']} of its {expected} images"
+    if recorded.get("emoji_json_sha256") != found["emoji_json_sha256"]:
+        return "its emoji.json is not the one it was unpacked with"
+    if recorded.get("image_bytes") != found["image_bytes"]:
+        return "its images are not the size they were unpacked at"
+    return None
+
+
+def _install(unpacked, destination, style):
+    """Renames the whole package `unpacked` to `destination`. When another
+    process put a whole one there first, that one is kept; a damaged one is
+    set aside and replaced."""
+    for _ in range(3):
+        try:
+            os.rename(unpacked, destination)
+            return
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        if cache_problem(destination, style) is None:
+            return
+        aside = tempfile.mkdtemp(prefix=".emoji-damaged-", dir=os.path.dirname(destination))
+        try:
+            os.rename(destination, os.path.join(aside, "package"))
+        except FileNotFoundError:  # another process set it aside first
+            pass
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
+    raise OSError(errno.EEXIST, f"{destination} kept changing while unpacking into it")
+
+
 def extract_package(tarball, destination, style):
     """Unpacks `emoji.json` and `img/<style>/64/` of an npm tarball.
 
-    The files go to a temporary folder beside `destination` that is renamed
-    into place at the end, so an interrupted extraction leaves nothing half
-    written. Other members (the sprite sheets, most of the tarball) are
-    skipped.
+    The files go to a temporary folder beside `destination`, which gets a
+    `COMPLETE_FILE` recording what it holds and is then renamed into place,
+    so an interrupted extraction leaves nothing half written, and processes
+    unpacking at once all end with one whole package. Other members (the
+    sprite sheets, most of the tarball) are skipped.
     """
     wanted = f"package/img/{style}/64/"
-    parent = os.path.dirname(os.path.abspath(destination))
+    destination = os.path.abspath(destination)
+    parent = os.path.dirname(destination)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".emoji-", dir=parent)
     try:
@@ -79,7 +141,9 @@ def extract_package(tarball, destination, style):
         if not _is_package_dir(unpacked, style):
             raise ValueError(f"{tarball} is not an emoji-datasource package with "
                              f"img/{style}/64 images.")
-        os.replace(unpacked, destination)
+        with open(os.path.join(unpacked, COMPLETE_FILE), "w") as f:
+            json.dump(_inventory(unpacked, style), f)
+        _install(unpacked, destination, style)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ValueError(f"Cannot unpack {tarball}: {error}") from None
     finally:
@@ -114,23 +178,44 @@ def package_dir(style="google", data_dir=None):
         style: `"google"` or `"twitter"`.
         data_dir: an unpacked package folder, or a `.tgz` from `npm pack`;
             `None` uses the cache and fetches with npm when it is empty.
+
+    The cache is checked against its `COMPLETE_FILE` on every use: a
+    damaged one is unpacked again (from `data_dir`'s `.tgz`, or fetched),
+    with a warning, and where that fails the error says it is damaged.
     """
     _check_style(style)
     cached = os.path.join(cache_root(), "emoji", f"{PACKAGES[style]}-{VERSION}")
+    tarball = None
     if data_dir is not None:
         data_dir = os.path.expanduser(data_dir)
         if os.path.isfile(data_dir):
-            return extract_package(data_dir, cached, style)
-        for candidate in (data_dir, os.path.join(data_dir, "package")):
-            if _is_package_dir(candidate, style):
-                return candidate
-        raise FileNotFoundError(
-            f"{data_dir} is neither an emoji-datasource package folder with "
-            f"emoji.json and img/{style}/64/ nor its .tgz."
-        )
-    if _is_package_dir(cached, style):
+            tarball = data_dir
+        else:
+            for candidate in (data_dir, os.path.join(data_dir, "package")):
+                if _is_package_dir(candidate, style):
+                    return candidate
+            raise FileNotFoundError(
+                f"{data_dir} is neither an emoji-datasource package folder with "
+                f"emoji.json and img/{style}/64/ nor its .tgz."
+            )
+    problem = cache_problem(cached, style)
+    if problem is None:
         return cached
-    return fetch_package(style, cached)
+    damaged = os.path.lexists(cached)
+    try:
+        if tarball is not None:
+            extract_package(tarball, cached, style)
+        else:
+            fetch_package(style, cached)
+    except (FileNotFoundError, ValueError) as error:
+        if not damaged:
+            raise
+        raise type(error)(f"The emoji cache {cached} is damaged ({problem}) and could not "
+                          f"be unpacked again: {error}") from None
+    if damaged:
+        warnings.warn(f"The emoji cache {cached} was damaged ({problem}): unpacked it "
+                      "again.", stacklevel=2)
+    return cached
 
 
 def emoji_records(directory, style):
@@ -141,8 +226,12 @@ def emoji_records(directory, style):
         `base` (the code point without skin tone), `file`, `category` (an
         index into `CATEGORIES`) and `name`, in the package's sort order.
     """
-    with open(os.path.join(directory, "emoji.json"), encoding="utf-8") as f:
-        entries = json.load(f)
+    path = os.path.join(directory, "emoji.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    except ValueError as error:
+        raise ValueError(f"{path} is not readable JSON ({error}).") from None
     flag = f"has_img_{style}"
     records = []
     for entry in sorted(entries, key=lambda e: e.get("sort_order", 0)):

@@ -1,4 +1,5 @@
-"""Atomic writes: a crash mid-write leaves the previous version whole."""
+"""Atomic writes: a crash mid-write leaves the previous version whole. And
+`printable`, for file names in what keras-gans prints."""
 
 import contextlib
 import ctypes
@@ -7,6 +8,11 @@ import glob
 import os
 import shutil
 import tempfile
+
+
+def printable(text):
+    """`text` with control characters (ANSI escapes, newlines) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 @contextlib.contextmanager

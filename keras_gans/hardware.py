@@ -17,8 +17,12 @@ to the few features that do need it, or a one-line error where it is absent.
 
 import collections
 import itertools
+import json
 import os
 import platform
+import warnings
+
+from keras_gans.files import atomic_path
 
 CPUINFO = "/proc/cpuinfo"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -431,35 +435,53 @@ def choose_speed(build, batch, key, candidates=None, seconds=2.0, cache_dir=None
     gan.jit_compile = settings.jit_compile
     ```
     """
-    import json
-
     from keras_gans.emoji import cache_root
 
     candidates = candidates or speed_candidates()
     path = os.path.join(cache_dir or cache_root(), "speed.json")
     entry = (f"{describe()} | {backend_version()} | {key} | "
              + ", ".join(_speed_name(*candidate) for candidate in candidates))
-    try:
-        with open(path) as f:
-            cache = json.load(f)
-    except (OSError, ValueError):
-        cache = {}
+    cache = _read_speed_cache(path)
     if entry in cache:
         rates = {tuple(pair): rate for *pair, rate in cache[entry]}
         how = f"measured on this machine earlier, cached in {path}"
     else:
         rates = probe_speed(build, batch, candidates, seconds)
         cache[entry] = [[*pair, round(rate, 1)] for pair, rate in rates.items()]
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w") as f:
-            json.dump(cache, f, indent=1)
-        os.replace(temporary, path)
         how = f"measured now, cached in {path}"
+        try:
+            with atomic_path(path) as temporary, open(temporary, "w") as f:
+                json.dump(cache, f, indent=1)
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else error
+            warnings.warn(f"Cannot write the speed cache {path} ({reason}): the speeds "
+                          "are measured again next time.", stacklevel=2)
+            how = "measured now, not cached"
     precision, jit_compile = max(rates, key=rates.get)
     measured = ", ".join(f"{_speed_name(*pair)} {rate:.{0 if rate >= 10 else 1}f}"
                          for pair, rate in rates.items())
     return Settings(precision, jit_compile, f"images/s: {measured}; {how}")
+
+
+def _read_speed_cache(path):
+    """The speed cache at `path` as a dict: `{}` when there is none, and with
+    a warning when it cannot be used (it is rewritten once measured)."""
+    try:
+        with open(path) as f:
+            cache = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        problem = error.strerror if isinstance(error, OSError) else f"not JSON: {error}"
+    else:
+        if isinstance(cache, dict) and all(
+                isinstance(rates, list) and all(isinstance(r, list) and len(r) == 3
+                                                for r in rates) for rates in cache.values()):
+            return cache
+        problem = "not rates by model"
+    warnings.warn(f"Ignoring the speed cache {path} ({problem}): measuring the speeds "
+                  "again.", stacklevel=3)
+    return {}
 
 
 def _speed_name(precision, jit_compile):

@@ -20,6 +20,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
+from keras_gans.files import printable
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 RESIZE_MODES = ("crop", "pad", "stretch")
 ON_ERROR = ("warn", "raise")
@@ -221,8 +223,9 @@ def load_image_folder(directory, image_size=None, channels=None, background="whi
         kept.append(index)
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (", ..." if len(unreadable) > 5 else "")
-        warnings.warn(f"Skipped {len(unreadable)} unreadable image file(s) in {directory}: "
-                      f"{shown}", UnreadableImagesWarning, stacklevel=2)
+        warnings.warn(f"Skipped {len(unreadable)} unreadable image file(s) in "
+                      f"{printable(directory)}: {printable(shown)}", UnreadableImagesWarning,
+                      stacklevel=2)
     if not images:
         raise ValueError(f"None of the {len(paths)} image files in {directory} could be read.")
     images = np.stack(images)

@@ -27,6 +27,7 @@ import json
 import os
 import shlex
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -58,14 +59,16 @@ def load_gan(path):
     """Loads a `.keras` GAN with `safe_mode=True`; a clear error if unreadable."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"No saved model at {path}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a loadable keras-gans model: it is damaged, not a "
+                         "whole .keras (zip) file, as a write or copy cut short leaves it.")
     _register_variants()
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
-        raise ValueError(
-            f"{path} is not a loadable keras-gans model ({type(error).__name__}: "
-            f"{str(error)[:300]})."
-        ) from error
+        message = " ".join(str(error).split())[:300]
+        raise ValueError(f"{path} is not a loadable keras-gans model "
+                         f"({type(error).__name__}: {message}).") from error
 
 
 def run_provenance(model):
@@ -130,11 +133,18 @@ def is_preset(path):
 
 
 def load_preset(path):
-    """Rebuilds the compiled model of a preset directory, with `safe_mode=True`."""
+    """Rebuilds the compiled model of a preset directory, with `safe_mode=True`.
+
+    Raises:
+        ValueError: in one line, for a config that is not a JSON object, players
+            that are not Keras models, weights of other shapes, or weights
+            holding a NaN or infinity.
+    """
+    from keras_gans.callbacks import non_finite_variables
+
     if not is_preset(path):
         raise FileNotFoundError(f"{path} is not a preset directory (no {CONFIG_FILE}).")
-    with open(os.path.join(path, CONFIG_FILE)) as f:
-        config = json.load(f)
+    config = read_json_object(os.path.join(path, CONFIG_FILE))
     compile_config = config.pop("compile_config", None)
     weights_path = os.path.join(path, WEIGHTS_FILE)
     _register_variants()
@@ -147,10 +157,14 @@ def load_preset(path):
             model.load_weights(weights_path)
             model.compile_from_config(compile_config)
     except Exception as error:
-        raise ValueError(
-            f"{path} is not a loadable keras-gans preset ({type(error).__name__}: "
-            f"{str(error)[:300]})."
-        ) from error
+        message = " ".join(str(error).split())[:300]
+        raise ValueError(f"{path} is not a loadable keras-gans preset "
+                         f"({type(error).__name__}: {message}).") from error
+    bad = non_finite_variables(model)
+    if bad:
+        raise ValueError(f"{weights_path} holds weights that are NaN or infinite "
+                         f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): "
+                         "the model would generate nothing but NaN.")
     return model
 
 
@@ -209,6 +223,24 @@ def write_metadata(directory, metadata):
         json.dump(metadata, f, indent=2)
 
 
+def read_json_object(path):
+    """The JSON object in file `path`, as a dict.
+
+    Raises:
+        ValueError: naming the file, when it is not readable or not a JSON object.
+    """
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not readable JSON ({error}).") from None
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        raise ValueError(f"{path} holds {kind.get(type(value), 'a number')}, not a JSON "
+                         "object.")
+    return value
+
+
 def read_metadata(path):
     """The `metadata.json` in directory `path` as a dict; `{}` if there is none.
 
@@ -218,15 +250,7 @@ def read_metadata(path):
     metadata_path = os.path.join(path, METADATA_FILE)
     if not os.path.lexists(metadata_path):
         return {}
-    try:
-        with open(metadata_path) as f:
-            metadata = json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{metadata_path} is not readable JSON ({error}).") from None
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{metadata_path} holds a {type(metadata).__name__}, not a JSON "
-                         "object.")
-    return metadata
+    return read_json_object(metadata_path)
 
 
 # The op types a generator export may run: those in the exports of every

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_cli
 from keras.src.utils.naming import to_snake_case
 
 import keras_gans
@@ -315,3 +316,83 @@ def test_next_write_removes_temp_files_of_a_killed_write(tmp_path):
         f.write(b"complete")
     assert target.read_bytes() == b"complete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.keras"]
+
+
+# ------------------------------------------------ kill and resume, every variant
+class Killed(BaseException):
+    """The end of a process killed right after a checkpoint was written."""
+
+
+def tiny_data(directory):
+    """Data for each variant's run: 32 8x8 and 16x16 images, two folders of
+    four 32x32 RGB images."""
+    rng = np.random.default_rng(0)
+    directory.mkdir()
+    for size in (8, 16):
+        np.savez(directory / f"{size}.npz",
+                 x_train=rng.integers(0, 256, (32, size, size, 1), dtype=np.uint8))
+    for domain in ("a", "b"):
+        (directory / domain).mkdir()
+        for index in range(4):
+            image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            keras.utils.save_img(directory / domain / f"{index}.png", image)
+    return directory
+
+
+# Each variant's options, and its steps in two epochs.
+RESUMABLE = {
+    "dcgan": (["--data-dir", "{data}/16.npz", "--batch-size", "4", "--latent-dim", "8"], 16),
+    "wgan-gp": (["--data-dir", "{data}/16.npz", "--batch-size", "4", "--n-critic", "2",
+                 "--latent-dim", "8"], 8),
+    # 3 steps at 4x4, 2 fading in 8x8, 3 at 8x8: epoch 2 begins mid-fade.
+    "progan": (["--data-dir", "{data}/8.npz", "--batch-sizes", "4:8,8:8", "--latent-dim", "8",
+                "--stable-images", "4:24,8:24", "--fade-images", "8:16", "--d-lr", "1e-4",
+                "--g-lr", "1e-4"], 8),
+    "cyclegan": (["--domain-a", "{data}/a", "--domain-b", "{data}/b", "--batch-size", "2",
+                  "--generator-filters", "4", "--residual-blocks", "1", "--pool-size", "2"], 4),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(RESUMABLE))
+def test_every_variant_killed_after_a_checkpoint_resumes_to_the_end_of_the_run(
+        variant, tmp_path, monkeypatch):
+    """A run killed right after its epoch-1 checkpoint (what `kill -9` at any
+    moment of epoch 2 leaves on disk) resumes with `--resume` and ends at the
+    uninterrupted run's epoch, step count and noise state (and, for ProGAN,
+    its resolution, fade and images seen)."""
+    data = tiny_data(tmp_path / "data")
+    options, steps = RESUMABLE[variant]
+    out = tmp_path / "run"
+
+    def train(*extra):
+        return run_cli(["train", variant, *[option.format(data=data) for option in options],
+                        "--epochs", "2", "--quiet", "--out", str(out), *extra])
+
+    save = GANCheckpoint.save
+
+    def save_then_die(checkpoint, epoch, step, logs):
+        save(checkpoint, epoch, step, logs)
+        raise Killed
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    with monkeypatch.context() as patched, pytest.raises(Killed):
+        patched.setattr(GANCheckpoint, "save", save_then_die)
+        train()
+    for signum, handler in handlers.items():  # as the killed process's end would
+        signal.signal(signum, handler)
+    checkpoint = out / "checkpoint" / GANCheckpoint.filename
+    killed = load_gan(str(checkpoint))
+    assert read_state(out / "checkpoint")["epoch"] == 1
+    assert killed.steps_taken == steps // 2 and not (out / "preset").exists()
+
+    assert train("--resume") == 0
+    resumed = load_gan(str(checkpoint))
+    assert read_state(out / "checkpoint")["epoch"] == 2
+    assert resumed.steps_taken == steps
+    seed, draws = killed.seed_generator.state.numpy()
+    np.testing.assert_array_equal(resumed.seed_generator.state.numpy(), [seed, 2 * draws])
+    assert all_finite(resumed) and (out / "preset").exists()
+    if variant == "progan":
+        assert int(resumed.images_seen.numpy()) == 64
+        assert (resumed.current_resolution, resumed.current_alpha) == (8, 1.0)
+        assert killed.current_resolution == 8 and 0 < killed.current_alpha < 1

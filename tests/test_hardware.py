@@ -1,5 +1,7 @@
 """Hardware detection: native bfloat16 from /proc/cpuinfo, and the CLI's warning."""
 
+import os
+
 import pytest
 
 from keras_gans import cli, hardware
@@ -267,3 +269,73 @@ def test_graph_flops_counts_a_matrix_product_and_a_train_step():
                          for n in (8, 12))
     assert flops_12 - flops_8 == pytest.approx(flops_8 - flops, rel=1e-3)
     assert flops_8 - flops > 2 * generator_forward
+
+
+def fast_probe(build, batch, candidates, seconds):
+    """Rates for each candidate that make float32 without XLA the fastest."""
+    return {pair: 100.0 if pair == ("float32", False) else 50.0 for pair in candidates}
+
+
+def test_a_speed_cache_holding_an_array_does_not_stop_training(tmp_path, monkeypatch,
+                                                               capsys, recwarn):
+    import json
+
+    import numpy as np
+
+    monkeypatch.setenv("KERAS_GANS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(hardware, "choose_speed", ORIGINAL_CHOOSE_SPEED)
+    monkeypatch.setattr(hardware, "probe_speed", fast_probe)
+    speed = tmp_path / "cache" / "speed.json"
+    speed.parent.mkdir()
+    speed.write_text("[]")
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=np.zeros((8, 16, 16, 1), np.uint8))
+    status = cli.main(["train", "dcgan", "--data-dir", str(data), "--batch-size", "4",
+                       "--epochs", "1", "--latent-dim", "8", "--quiet",
+                       "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert status == 0 and "Traceback" not in captured.err, captured.err
+    assert "Speed: float32, no XLA" in captured.out
+    warned = [str(w.message) for w in recwarn if "speed cache" in str(w.message)]
+    assert warned == [f"Ignoring the speed cache {speed} (not rates by model): measuring "
+                      "the speeds again."]
+    assert len(json.loads(speed.read_text())) == 1  # rewritten with the measured speeds
+
+
+@pytest.mark.parametrize("damage", ["unreadable JSON", "read-only", "full disk"])
+def test_a_speed_cache_that_cannot_be_read_or_written_gives_one_warning(
+        tmp_path, monkeypatch, recwarn, damage):
+    """The speed cache is an optimisation: the speeds are measured and used,
+    with one warning, and no temporary file is left behind."""
+    import json
+    import subprocess
+    import types
+
+    monkeypatch.setattr(hardware, "probe_speed", fast_probe)
+    speed = tmp_path / "speed.json"
+    if damage == "unreadable JSON":
+        speed.write_text('{"truncated')
+    elif damage == "full disk":
+        def fills_the_disk(value, f, **kwargs):
+            f.write("{")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(hardware, "json", types.SimpleNamespace(load=json.load,
+                                                                     dump=fills_the_disk))
+    elif subprocess.run(["chattr", "+i", str(tmp_path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        settings = ORIGINAL_CHOOSE_SPEED(None, None, "dcgan 16x16x1, batch 4",
+                                         [("float32", False), ("float32", True)],
+                                         cache_dir=str(tmp_path))
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path)], capture_output=True)
+    assert (settings.precision, settings.jit_compile) == ("float32", False)
+    warned = [str(w.message) for w in recwarn if "speed cache" in str(w.message)]
+    assert len(warned) == 1 and str(speed) in warned[0], warned
+    if damage == "unreadable JSON":
+        assert "not JSON" in warned[0] and len(json.loads(speed.read_text())) == 1
+    else:
+        assert "Cannot write the speed cache" in warned[0]
+        assert "not cached" in settings.reason
+        assert os.listdir(tmp_path) == []

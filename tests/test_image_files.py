@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import tarfile
 import textwrap
 
@@ -173,6 +174,26 @@ def test_corrupt_file_is_skipped_with_a_warning_that_names_it(tmp_path):
         data.load_images("flat", data_dir=str(folder), on_error="raise")
 
 
+def test_file_names_with_control_characters_are_printed_escaped(tmp_path, recwarn, capsys):
+    """A name holding an escape sequence (ESC[2J clears the terminal), a newline
+    or a carriage return is printed escaped, as `keras-gans list` prints it."""
+    folder = _flat_rgba_folder(tmp_path / "flat", count=2)
+    (folder / "\x1b[2Jevil\n\r.png").write_bytes(b"not an image")
+    args = ["train", "dcgan", "--data-dir", str(folder), "--batch-size", "4", "--quiet",
+            "--out", str(tmp_path / "run")]
+
+    assert cli.main(args) == 2  # two images are fewer than one batch
+    warned = [str(w.message) for w in recwarn.list
+              if issubclass(w.category, image_files.UnreadableImagesWarning)]
+    assert warned == [f"Skipped 1 unreadable image file(s) in {folder}: "
+                      "\\x1b[2Jevil\\n\\r.png"]
+    capsys.readouterr()
+    assert cli.main([*args, "--bad-images", "error"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err and len(err.strip().splitlines()) == 1
+    assert "\\x1b[2Jevil\\n\\r.png" in err
+
+
 def test_folder_without_images_is_an_error(tmp_path):
     (tmp_path / "notes.txt").write_text("no pictures")
     with pytest.raises(ValueError, match="holds no images"):
@@ -311,6 +332,68 @@ def test_emoji_without_npm_says_what_to_do(emoji_cache, monkeypatch):
     monkeypatch.setenv("PATH", "")
     with pytest.raises(FileNotFoundError, match="needs the npm client.*pass the .tgz"):
         data.load_images("emoji")
+
+
+def test_two_processes_unpacking_into_an_empty_cache_both_succeed(tmp_path, emoji_cache,
+                                                                   monkeypatch):
+    """The process that finishes second finds the first one's whole package in
+    place, and uses it."""
+    tarball = _fake_tarball(tmp_path)
+    extractall = tarfile.TarFile.extractall
+    other = []
+
+    def while_another_process_unpacks(archive, *args, **kwargs):
+        extractall(archive, *args, **kwargs)
+        if not other:  # the other process unpacks too, and renames its copy first
+            other.append(None)
+            other[0] = data.load_images("emoji", split="all", data_dir=str(tarball))
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", while_another_process_unpacks)
+    mine = data.load_images("emoji", split="all", data_dir=str(tarball))
+
+    np.testing.assert_array_equal(mine.images, other[0].images)
+    cached = emoji_cache / "emoji" / "emoji-datasource-google-16.0.0"
+    assert os.listdir(cached.parent) == [cached.name]  # no staging folder left
+    assert emoji.cache_problem(str(cached), "google") is None
+
+
+def test_the_same_tarball_twice_in_a_row(tmp_path, emoji_cache):
+    tarball = _fake_tarball(tmp_path)
+    first = data.load_images("emoji", split="all", data_dir=str(tarball))
+    second = data.load_images("emoji", split="all", data_dir=str(tarball))
+    np.testing.assert_array_equal(second.images, first.images)
+
+
+def _delete_half_the_images(package):
+    images = sorted((package / "img" / "google" / "64").iterdir())
+    for image in images[:4]:
+        image.unlink()
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (_delete_half_the_images, "it holds 5 of its 9 images"),
+    (lambda package: (package / "emoji.json").write_bytes(
+        (package / "emoji.json").read_bytes()[:100]),
+     "its emoji.json is not the one it was unpacked with"),
+    (lambda package: (package / emoji.COMPLETE_FILE).unlink(),
+     f"it has no readable {emoji.COMPLETE_FILE}")],
+    ids=["images deleted", "emoji.json truncated", "never completed"])
+def test_a_damaged_emoji_cache_is_refused_or_unpacked_again(tmp_path, emoji_cache,
+                                                            monkeypatch, damage, problem):
+    tarball = _fake_tarball(tmp_path)
+    whole = data.load_images("emoji", split="all", data_dir=str(tarball))
+    cached = emoji_cache / "emoji" / "emoji-datasource-google-16.0.0"
+    damage(cached)
+
+    monkeypatch.setenv("PATH", "")  # no npm to fetch it again
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"The emoji cache {cached} is damaged ({problem}") + ".*needs the npm client"):
+        data.load_images("emoji", split="all")
+    with pytest.warns(UserWarning, match=re.escape(
+            f"The emoji cache {cached} was damaged ({problem}")):
+        again = data.load_images("emoji", split="all", data_dir=str(tarball))
+    np.testing.assert_array_equal(again.images, whole.images)
+    assert emoji.cache_problem(str(cached), "google") is None
 
 
 def test_emoji_bad_style_and_split(tmp_path, emoji_cache):

@@ -98,17 +98,50 @@ def test_resume_refuses_a_state_from_another_checkpoint(two_epoch_run, tmp_path,
                                                         capsys):
     out = tmp_path / "run"
     shutil.copytree(two_epoch_run, out)
+    archive = rewrite_state(out, epoch=1, iterations={"d_optimizer": 8, "g_optimizer": 8})
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
+    one_line_error(capsys, status, str(archive), "have taken", "records")
+
+
+def rewrite_state(out, **changes):
+    """Changes the training state inside the run's checkpoint; returns its path."""
     archive = out / "checkpoint" / GANCheckpoint.filename
-    state = GANCheckpoint.read_state(str(out / "checkpoint"))
-    stale = {**state, "epoch": 1, "iterations": {"d_optimizer": 8, "g_optimizer": 8}}
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(tmp_path / "c.keras", "w") as copy:
+    state = {**GANCheckpoint.read_state(str(out / "checkpoint")), **changes}
+    copy_path = out / "checkpoint" / "copy.keras"
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(copy_path, "w") as copy:
         for name in source.namelist():
             if name != GANCheckpoint.state_entry:
                 copy.writestr(name, source.read(name))
-        copy.writestr(GANCheckpoint.state_entry, json.dumps(stale))
-    os.replace(tmp_path / "c.keras", archive)
+        copy.writestr(GANCheckpoint.state_entry, json.dumps(state))
+    os.replace(copy_path, archive)
+    return archive
+
+
+def test_resume_refuses_an_epoch_the_optimizers_contradict(two_epoch_run, tmp_path, tiny_npz,
+                                                           capsys):
+    """Epoch 5 recorded for 16 steps at 8 steps an epoch trained nothing and
+    exported the old model as "trained to epoch 2"."""
+    out = tmp_path / "run"
+    shutil.copytree(two_epoch_run, out)
+    archive = rewrite_state(out, epoch=5)
+    before = tree(out)
+    status = run_cli(train_args(out, tiny_npz, "--resume", epochs=2))
+    one_line_error(capsys, status, f"{archive} records epoch 5, but its optimizers have "
+                   f"taken {2 * STEPS_PER_EPOCH} steps, and epochs here are "
+                   f"{STEPS_PER_EPOCH} steps")
+    assert tree(out) == before
+
+
+def test_resume_of_a_truncated_checkpoint_says_it_is_damaged(two_epoch_run, tmp_path,
+                                                             tiny_npz, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(two_epoch_run, out)
+    archive = out / "checkpoint" / GANCheckpoint.filename
+    archive.write_bytes(archive.read_bytes()[:archive.stat().st_size // 2])
     status = run_cli(train_args(out, tiny_npz, "--resume", epochs=3))
-    one_line_error(capsys, status, str(archive), "have taken", "records")
+    line = one_line_error(capsys, status, f"{archive} is not a loadable keras-gans model: it "
+                          "is damaged, not a whole .keras (zip) file")
+    assert "not found" not in line
 
 
 def test_resume_with_nothing_to_resume_is_an_error(tmp_path, tiny_npz, capsys):

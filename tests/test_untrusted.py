@@ -2,8 +2,10 @@
 And `keras-gans sample --out DIR/`: any number of images in bounded memory."""
 
 import glob
+import json
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -446,3 +448,90 @@ def test_an_interrupted_sample_run_leaves_the_directory_as_it_was(dcgan_export, 
     assert after[0] == before[0]
     np.testing.assert_array_equal(after[1], before[1])
     assert os.listdir(tmp_path) == ["samples"]
+
+
+# ------------------------------------------------------- presets from elsewhere
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    """A compiled tiny DCGAN's preset."""
+    model = tiny_model("dcgan")
+    model.compile()
+    path = tmp_path_factory.mktemp("preset") / "dcgan"
+    model.save_to_preset(str(path))
+    return path
+
+
+def edited_preset(preset, destination, config=None, weights=None):
+    """A copy of `preset` whose config.json holds `config` (text) and whose
+    weights file `weights(h5py.File)` edits."""
+    import shutil
+
+    import h5py
+
+    shutil.copytree(preset, destination)
+    if config is not None:
+        (destination / saving.CONFIG_FILE).write_text(config)
+    if weights is not None:
+        with h5py.File(destination / saving.WEIGHTS_FILE, "r+") as file:
+            weights(file)
+    return str(destination)
+
+
+def sample(path, tmp_path):
+    return run_cli(["sample", path, "--n", "2", "--out", str(tmp_path / "grid.png")])
+
+
+def test_a_player_naming_a_keras_function_is_refused_before_it_runs(preset, tmp_path, capsys):
+    config = json.loads((preset / saving.CONFIG_FILE).read_text())
+    config["config"]["generator"] = {
+        "module": "keras.config", "class_name": "function",
+        "config": "disable_interactive_logging", "registered_name": "function"}
+    path = edited_preset(preset, tmp_path / "hostile", json.dumps(config))
+    try:
+        status = sample(path, tmp_path)
+        assert keras.config.is_interactive_logging_enabled(), "the function ran"
+    finally:
+        keras.config.enable_interactive_logging()
+    one_line_error(capsys, status, "The generator of a saved DCGAN must be a Keras model",
+                   "the function disable_interactive_logging")
+    assert not (tmp_path / "grid.png").exists()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[]", "holds an array, not a JSON object"), ("null", "holds null, not a JSON object"),
+    ('{"class_name": ', "is not readable JSON (Expecting value")])
+def test_a_config_that_is_not_a_json_object_is_one_line_naming_it(preset, tmp_path, capsys,
+                                                                   text, problem):
+    path = edited_preset(preset, tmp_path / "bad", text)
+    one_line_error(capsys, sample(path, tmp_path),
+                   f"{os.path.join(path, saving.CONFIG_FILE)} {problem}")
+
+
+def test_a_preset_with_nan_weights_is_refused(preset, tmp_path, capsys):
+    def poison(file):
+        kernel = file["generator/layers/dense/vars/0"]
+        kernel[...] = np.nan
+
+    path = edited_preset(preset, tmp_path / "nan", weights=poison)
+    one_line_error(capsys, sample(path, tmp_path),
+                   f"{os.path.join(path, saving.WEIGHTS_FILE)} holds weights that are NaN or "
+                   "infinite (generator/dense")
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_a_preset_without_its_noise_state_loads_with_a_warning(preset, tmp_path):
+    path = edited_preset(preset, tmp_path / "stateless",
+                         weights=lambda file: file.__delitem__("vars/seed_generator_state"))
+    with pytest.warns(UserWarning, match="holds no state of its noise generator: its noise "
+                                         "starts again from seed 0"):
+        assert sample(path, tmp_path) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saving.load_preset(str(preset))
+
+
+def test_weights_of_another_shape_are_a_one_line_error(preset, tmp_path, capsys):
+    config = json.loads((preset / saving.CONFIG_FILE).read_text())
+    config["config"]["latent_dim"] = 2 * LATENT_DIM
+    path = edited_preset(preset, tmp_path / "wider", json.dumps(config))
+    one_line_error(capsys, sample(path, tmp_path), f"{path} is not a loadable keras-gans preset")
