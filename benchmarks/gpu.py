@@ -39,6 +39,7 @@ import importlib.abc
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -167,7 +168,8 @@ def throughput_child(variant, options):
                                                     options["seconds"], options["warm_up"]))
                 row["jit_compile"] = bool(model.jit_compile)
             except Exception as error:  # out of memory at a large batch, above all
-                row["error"] = f"{type(error).__name__}: {str(error).strip()[:300]}"
+                message = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split())
+                row["error"] = f"{type(error).__name__}: {message[:300]}"
             model = dataset = None
             release_memory()
             longest = max(longest, time.time() - start)
@@ -276,18 +278,18 @@ def find_data_dir(given):
 def run_lines(arguments, backend, timeout):
     """Runs `python gpu.py *arguments` with `KERAS_BACKEND=backend` for at most
     `timeout` seconds; returns the JSON lines it printed and, where it failed
-    or was stopped, why."""
+    or was stopped, why: `{"error": message}` or `{"skipped": message}`."""
     env = {**os.environ, "KERAS_BACKEND": backend}
     command = [sys.executable, __file__, *map(str, arguments)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env,
                               timeout=max(timeout, 1.0))
         stdout, stderr = done.stdout, done.stderr
-        failure = None if done.returncode == 0 else (
-            (stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
+        failure = {} if done.returncode == 0 else {"error": (
+            stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]}
     except subprocess.TimeoutExpired as error:
         stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout
-        failure = f"stopped at its {timeout:.0f} s share of the time budget"
+        failure = {"skipped": f"stopped at its {timeout:.0f} s share of the time budget"}
     lines = []
     for line in (stdout or "").splitlines():
         try:
@@ -298,6 +300,7 @@ def run_lines(arguments, backend, timeout):
 
 
 def cell(row):
+    """A throughput table's cell: images/s, or why there is none."""
     if row is None or "skipped" in row:
         return "skipped"
     if "error" in row:
@@ -328,24 +331,33 @@ def report(results):
     errors = [f"{r['variant']} {r['batch_size']} {r['precision']}: {r['error']}"
               for r in results["throughput"] if "error" in r]
     lines += [""] + [f"- {error}" for error in errors] + ([""] if errors else [])
-    lines += [f"Zoo recipes, each trained with its `keras-gans train` command (options "
-              f"below, in {settings['recipe_precision']}) for one epoch over the first "
-              f"{settings['steps'] * 64} Fashion-MNIST training images ({settings['steps']} "
-              "steps of 64; ProGAN twice as many of 32), then FID and KID (x1000) on "
-              f"{settings['fid_samples']} samples against the 10,000 test images in the bundled "
-              "classifier's feature space. The zoo's FID is the full recipe's, on 10,000 "
-              "samples.", "",
-              "| recipe | options | train s | total s | FID | KID | zoo FID |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    if results["recipes"]:
+        lines += recipe_report(results) + [""]
+    return lines + [f"The run took {results['seconds']:.0f} s of a {settings['budget']:g} s "
+                    "budget."]
+
+
+def recipe_report(results):
+    """The markdown lines of the recipes' table."""
+    settings = results["settings"]
+    lines = [f"Zoo recipes, each trained with its `keras-gans train` command (options "
+             f"below, in {settings['recipe_precision']}) for one epoch over the first "
+             f"{settings['steps'] * 64} Fashion-MNIST training images ({settings['steps']} "
+             "steps of 64; ProGAN twice as many of 32), then FID and KID (x1000) on "
+             f"{settings['fid_samples']} samples against the 10,000 test images in the "
+             "bundled classifier's feature space. The zoo's FID is the full recipe's, on "
+             "10,000 samples.", "",
+             "| recipe | options | train s | total s | FID | KID | zoo FID |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in results["recipes"]:
         if "fid" not in row:
-            lines.append(f"| {row['recipe']} | {row.get('failure', 'skipped')} | | | | | |")
+            why = (f"error: {row['error']}" if "error" in row else
+                   f"skipped: {row.get('skipped', 'time budget')}")
+            lines.append(f"| {row['recipe']} | {why} | | | | | |")
             continue
         lines.append(f"| {row['recipe']} | `{row['options']}` | {row['train_seconds']:.0f} | "
                      f"{row['total_seconds']:.0f} | {row['fid']:.1f} | {row['kid']:.2f} | "
                      f"{row['zoo_fid']:.1f} |")
-    lines += ["", f"The run took {results['seconds']:.0f} s of a {settings['budget']:g} s "
-              "budget."]
     return lines
 
 
@@ -415,7 +427,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     probe, failure = run_lines(["--probe-child"], args.backend, 300)
     if failure:
-        raise SystemExit(f"Keras does not start on {args.backend}: {failure}")
+        raise SystemExit(f"keras-gans does not start on {args.backend}: "
+                         f"{next(iter(failure.values()))}")
     results = {"backend": args.backend, **probe[0], "cpu": hardware.describe(),
                "tensorflow_installed": importlib.util.find_spec("tensorflow") is not None,
                "data": f"Fashion-MNIST from {data_dir}" if data_dir else
@@ -436,11 +449,11 @@ def main():
         options = {key: settings[key] for key in
                    ("batch_sizes", "precisions", "seconds", "warm_up", "images")}
         options.update(data_dir=data_dir, deadline=time.time() + share)
-        rows, failure = ([], None) if share < 1 else run_lines(
+        rows, failure = ([], {}) if share < 1 else run_lines(
             ["--throughput-child", variant, "--child-options", json.dumps(options)],
             args.backend, share + GRACE)
         done = {(row["batch_size"], row["precision"]) for row in rows}
-        missing = {"error": failure} if failure else {"skipped": "time budget"}
+        missing = failure or {"skipped": "time budget"}
         rows += [{"variant": variant, "batch_size": b, "precision": p, **missing}
                  for b in settings["batch_sizes"] for p in settings["precisions"]
                  if (b, p) not in done]
@@ -452,13 +465,13 @@ def main():
                    "fid_samples": settings["fid_samples"], "data_dir": data_dir,
                    "out": os.path.abspath(args.out), "backend": args.backend}
         if data_dir is None:
-            rows, failure = [], "skipped: no Fashion-MNIST"
+            rows, failure = [], {"skipped": "no Fashion-MNIST"}
         elif share < 5:
-            rows, failure = [], "skipped: time budget"
+            rows, failure = [], {"skipped": "time budget"}
         else:
             rows, failure = run_lines(["--recipe-child", name, "--child-options",
                                        json.dumps(options)], args.backend, share)
-        record(rows or [{"recipe": name, "failure": failure}], "recipes")
+        record(rows or [{"recipe": name, **(failure or {"error": "no result"})}], "recipes")
     print("\n".join(report(results)))
 
 
