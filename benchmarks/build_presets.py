@@ -21,13 +21,14 @@ preset (both players) to `OUT/preset`, which `build_zoo.py` installs.
 """
 
 import argparse
+import dataclasses
 import os
 import shlex
 
 import numpy as np
 import tensorflow as tf
 
-from keras_gans import cli, models, saving
+from keras_gans import cli, models, run, saving
 from keras_gans.sampling import latent_noise
 
 PROVENANCE = {
@@ -40,11 +41,11 @@ PROVENANCE = {
 def recipe_model(command, num_classes, class_names=None):
     """The compiled model a `keras-gans train ...` command builds, without EMA
     and with constant learning rates."""
-    args = cli._build_parser().parse_args(shlex.split(command)[1:])
-    args.ema_decay, args.lr_schedule = None, "constant"
-    cli._fill_variant_defaults(args)
-    return cli._build_model(args, num_classes, (28, 28, 1), steps_per_epoch=1,
-                            class_names=class_names)
+    config = cli.train_config(cli.build_parser().parse_args(shlex.split(command)[1:]))
+    config = dataclasses.replace(config, ema_decay=None, lr_schedule="constant")
+    classes = {"num_classes": num_classes, "class_names": class_names} if num_classes else {}
+    return run.build_model(config, {"image_shape": (28, 28, 1), **classes},
+                           steps_per_epoch=1, epochs=config.epochs or 5)
 
 
 def transfer_generator(export_dir, model, atol=1e-5):

@@ -6,7 +6,7 @@ preset names, in the bundled classifier's feature space. Prints one JSON
 line per preset.
 
     python benchmarks/ema_effect.py progan_fashion_mnist --n 5000
-    python benchmarks/ema_effect.py runs/progan_emoji_64/preset --n 10000
+    python benchmarks/ema_effect.py runs/progan_fashion_mnist/preset --n 10000
 """
 
 import argparse

@@ -154,13 +154,11 @@ def main():
                               style=args.style)
     variant = get_variant(args.variant)
     shape = images.images.shape[1:]
-    shape_argument = {"image_shape": shape} if variant.__name__ != "ProGAN" else {
-        "final_image_shape": shape}
-    model = variant(**shape_argument, seed=0, **dict(map(parse_option, args.option)))
-    if hasattr(model, "max_batch_size"):  # ProGAN: its stage's batch of the largest
-        step_batch = model.max_batch_size
-    else:  # A step of WGAN or SNGAN reads n_critic or n_dis minibatches of --batch-size.
-        step_batch = args.batch_size * getattr(model, "n_critic", getattr(model, "n_dis", 1))
+    model = variant(image_shape=shape, seed=0, **dict(map(parse_option, args.option)))
+    if model.grows:  # ProGAN: each stage's batch is cut from one of the largest
+        step_batch = max(model.schedule.batch_sizes.values())
+    else:  # A step of WGAN or SNGAN reads n_critic minibatches of --batch-size.
+        step_batch = args.batch_size * model.minibatches_per_step(model.get_config())
     dataset = data.make_dataset(images.images, batch_size=step_batch, seed=0)
     compile_options = dict(map(parse_option, args.compile_option))
     player_rates = {"discriminator": args.d_lr, "generator": args.g_lr}

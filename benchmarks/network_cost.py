@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_gans
-from keras_gans import hardware, resnet
+from keras_gans import hardware
+from keras_gans.networks import sngan
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -52,12 +53,12 @@ def milliseconds_per_pass(network, inputs, calls, repeats):
 def sngan_discriminator(image_shape, width, spectral_normalization):
     """The SNGAN discriminator built with another wrapper in place of
     `keras_gans.layers.SpectralNormalization`."""
-    default = resnet.SpectralNormalization
-    resnet.SpectralNormalization = spectral_normalization
+    default = sngan.SpectralNormalization
+    sngan.SpectralNormalization = spectral_normalization
     try:
-        return resnet.resnet_discriminator(image_shape, width)
+        return sngan.SNGANDiscriminator(image_shape, width)
     finally:
-        resnet.SpectralNormalization = default
+        sngan.SpectralNormalization = default
 
 
 def main():

@@ -120,7 +120,7 @@ def build(model_name, options, batch_size=64):
     elif model_name == "dcgan-sn":
         model = keras_gans.DCGAN(seed=0, spectral_norm=True)
     elif model_name == "progan":
-        model = keras_gans.ProGAN(final_image_shape=(28, 28, 1), seed=0,
+        model = keras_gans.ProGAN(image_shape=(28, 28, 1), seed=0,
                                   batch_sizes=batch_size)
         model.images_seen.assign(model.schedule.total_images)
         model.sync_stage()

@@ -14,13 +14,15 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("augment", "callbacks", "data", "layers", "losses", "plotting", "resnet",
-               "schedules")
+_SUBMODULES = ("ada", "augment", "callbacks", "data", "latent", "layers", "losses",
+               "networks", "plotting", "schedules")
 _NAMES = {
     "keras_gans.models": ("DCGAN", "GAN", "VARIANTS", "WGAN", "WGANGP", "AdversarialModel",
                           "ConditionalGAN", "NoiseToImage", "VanillaGAN", "get_variant",
-                          "SNGAN", "ProGAN", "CycleGAN", "ImageToImage"),
+                          "SNGAN", "ProGAN", "CycleGAN", "ImageToImage", "Pix2Pix",
+                          "PairedImageToImage"),
     "keras_gans.pretrained": ("list_pretrained", "load_pretrained"),
+    "keras_gans.run": ("train", "resume", "RunConfig", "RunResult", "RunError"),
     "keras_gans.saving": ("export_generator", "load_gan", "load_generator"),
 }
 __all__ = [*_SUBMODULES, *(name for names in _NAMES.values() for name in names)]

@@ -14,6 +14,7 @@ from keras import ops
 
 from keras_gans import plotting
 from keras_gans.files import atomic_path
+from keras_gans.hardware import require_tensorflow
 from keras_gans.sampling import latent_noise, unit_range_batch
 from keras_gans.saving import load_gan
 
@@ -36,19 +37,35 @@ class SampleGrid(keras.callbacks.Callback):
         per_class: images per row for conditional models.
         class_names: row labels for conditional models.
         show: also display each grid (in a notebook).
+        tensorboard: a TensorBoard log directory: each grid is also logged
+            there as an image, in the run `samples` (`classes`,
+            `translations`), with the FID monitor's `fid`, `kid` and
+            `kid_std` as scalars at the epochs that have them (list the grid
+            after `FIDMonitor`). It sits beside `keras.callbacks.TensorBoard`
+            given the same directory, whose runs are `train` and
+            `validation`. Needs TensorFlow (`tf.summary`), on any backend.
 
     Example:
 
     ```python
     gan.fit(dataset, epochs=10, callbacks=[SampleGrid("samples/", gif=True)])
+    gan.fit(dataset, epochs=10, callbacks=[
+        FIDMonitor(every=5), SampleGrid("samples/", tensorboard="logs/"),
+        keras.callbacks.TensorBoard("logs/")])
     ```
     """
 
     file_prefix = ""
+    # The TensorBoard run (a folder of the log directory) and image tag.
+    tensorboard_run = "samples"
 
     def __init__(self, directory, num_images=64, every=1, seed=0, gif=False,
-                 per_class=8, class_names=None, show=False):
+                 per_class=8, class_names=None, show=False, tensorboard=None):
         super().__init__()
+        if tensorboard is not None:
+            require_tensorflow("Logging to TensorBoard")
+        self.tensorboard = tensorboard
+        self.summary_writer = None
         self.directory = directory
         self.num_images = num_images
         self.every = every
@@ -99,8 +116,30 @@ class SampleGrid(keras.callbacks.Callback):
         self.paths.append(path)
         if self.gif:
             self.frames.append(plotting.tile(images, self.rows, self.cols))
+        if self.tensorboard is not None:
+            self.log_to_tensorboard(epoch, images, logs or {})
+
+    def log_to_tensorboard(self, epoch, images, logs):
+        """Writes the grid of `images`, and the FID monitor's scores in
+        `logs`, as summaries of step `epoch + 1`."""
+        import tensorflow as tf
+
+        if self.summary_writer is None:
+            self.summary_writer = tf.summary.create_file_writer(
+                os.path.join(self.tensorboard, self.tensorboard_run))
+        grid = plotting.tile(images, self.rows, self.cols)
+        grid = grid[..., None] if grid.ndim == 2 else grid
+        with self.summary_writer.as_default(step=epoch + 1):
+            tf.summary.image(self.tensorboard_run, grid[None])
+            for name in ("fid", "kid", "kid_std"):
+                if name in logs:
+                    tf.summary.scalar(name, float(logs[name]))
+        self.summary_writer.flush()
 
     def on_train_end(self, logs=None):
+        if self.summary_writer is not None:
+            self.summary_writer.close()
+            self.summary_writer = None
         if self.gif and self.frames:
             plotting.save_gif(self.frames,
                               os.path.join(self.directory, f"{self.file_prefix}training.gif"))
@@ -110,6 +149,7 @@ class ClassGrid(SampleGrid):
     """A `SampleGrid` for conditional models: row c shows class c."""
 
     file_prefix = "classes_"
+    tensorboard_run = "classes"
 
     def on_train_begin(self, logs=None):
         if not self.model.conditional:
@@ -128,7 +168,8 @@ class TranslationGrid(SampleGrid):
         directory: where `epoch_001.png`, ... are written.
         images_a, images_b: equally many images of each domain, uint8 or
             floats in [-1, 1], of the model's image shape (8 suit a row).
-        every, gif, show: as in `SampleGrid`.
+        every, gif, show, tensorboard: as in `SampleGrid` (the TensorBoard
+            run: `translations`).
 
     Example:
 
@@ -139,9 +180,11 @@ class TranslationGrid(SampleGrid):
     """
 
     ROW_LABELS = ("A", "G(A)", "F(G(A))", "B", "F(B)", "G(F(B))")
+    tensorboard_run = "translations"
 
-    def __init__(self, directory, images_a, images_b, every=1, gif=False, show=False):
-        super().__init__(directory, every=every, gif=gif, show=show)
+    def __init__(self, directory, images_a, images_b, every=1, gif=False, show=False,
+                 tensorboard=None):
+        super().__init__(directory, every=every, gif=gif, show=show, tensorboard=tensorboard)
         if len(images_a) != len(images_b) or not len(images_a):
             raise ValueError(f"TranslationGrid takes equally many images of each domain, got "
                              f"{len(images_a)} and {len(images_b)}.")
@@ -161,6 +204,38 @@ class TranslationGrid(SampleGrid):
             model.translate(fake_b, "b2a"),
             unit_range_batch(self.images_b, model.image_shape), fake_a,
             model.translate(fake_a, "a2b")])
+
+
+class PairedTranslationGrid(TranslationGrid):
+    """Renders a paired translator's translations of fixed pairs as a PNG grid.
+
+    Three rows per grid: the sources A, their translations G(A) and the
+    targets B, the partners of the sources (`Pix2Pix`).
+
+    Args:
+        directory: where `epoch_001.png`, ... are written.
+        images_a, images_b: equally many sources and their targets, uint8 or
+            floats in [-1, 1], of the model's image shape (8 suit a row).
+        every, gif, show, tensorboard: as in `SampleGrid` (the TensorBoard
+            run: `translations`).
+
+    Example:
+
+    ```python
+    sketches, photos = keras_gans.data.load_pairs("sketches/", "photos/", 64)
+    model.fit(dataset, epochs=10, callbacks=[
+        PairedTranslationGrid("translations/", sketches.images[:8], photos.images[:8])])
+    ```
+    """
+
+    ROW_LABELS = ("A", "G(A)", "B")
+
+    def sample(self):
+        model = self.model
+        return np.concatenate([
+            unit_range_batch(self.images_a, model.image_shape),
+            model.translate(self.images_a, "a2b"),
+            unit_range_batch(self.images_b, model.image_shape)])
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -426,6 +501,23 @@ class StopOnSignal(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+
+
+class ProgressBar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, which ends an epoch that stopped early at the step
+    it reached (Keras' own jumps to the epoch's last step).
+
+    Example:
+
+    ```python
+    gan.fit(dataset, epochs=10, callbacks=[ProgressBar(), StopOnSignal()])
+    ```
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not (self.model.stop_training and self.seen):
+            return super().on_epoch_end(epoch, logs)
+        self.progbar.update(self.seen, list((logs or {}).items()), finalize=True)
 
 
 class StopAfterSteps(keras.callbacks.Callback):

@@ -18,20 +18,27 @@ makes their features tell the two styles apart.
 For a user's folder of images in class folders, `folder_classifier_extractor`
 trains a classifier on the folder once and caches it under
 `$KERAS_GANS_CACHE/classifiers/` (default `~/.cache/keras_gans/classifiers/`),
-keyed by the folder's file list and the image shape.
+keyed by the folder's file list and the image shape. A folder without class
+folders gets an encoder learned from its images without labels instead
+(`self_supervised_extractor`): the same network trained with SimCLR's
+contrastive loss to recognise two random views (shifted, zoomed, brightness
+and contrast changed) of one image among the others of a batch, cached the
+same way. `folder_extractor` picks between the two.
 """
 
 import hashlib
 import json
 import math
 import os
+import re
 import sys
+import time
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
-from keras_gans import data, emoji
+from keras_gans import data, emoji, files
 from keras_gans.metrics import FeatureExtractor
 
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -46,6 +53,11 @@ FINAL_SIDE = 4
 FOLDER_TRAINING_STEPS = 1500
 FOLDER_MAX_EPOCHS = 100
 FOLDER_HELD_OUT = 0.1
+# Contrastive training of a folder's encoder when it has no class folders.
+SELF_SUPERVISED_STEPS = 500
+SELF_SUPERVISED_BATCH_SIZE = 64
+PROJECTION_DIM = 64
+TEMPERATURE = 1.0
 
 
 def block_filters(image_shape):
@@ -215,7 +227,7 @@ def classifier_extractor(dataset="fashion_mnist", path=None, image_shape=None):
     return FeatureExtractor.from_layers(model, "features", "logits", name=model.name)
 
 
-def augmenter(image_shape, shift=None, flip=False, colour=0.0, seed=0):
+def augmenter(image_shape, shift=None, flip=False, colour=0.0, zoom=0.0, seed=0):
     """Random augmentation of image batches in [-1, 1], as one Keras model.
 
     Args:
@@ -223,6 +235,8 @@ def augmenter(image_shape, shift=None, flip=False, colour=0.0, seed=0):
         shift: largest shift in pixels; by default a sixteenth of the side
             (2 pixels at 32, 4 at 64), edges repeated.
         flip: also mirror left to right at random.
+        zoom: largest zoom in or out, a fraction of the side; 0 leaves the
+            scale alone.
         colour: largest relative change of brightness, contrast and (colour
             images) saturation; 0 leaves colours alone.
         seed: the augmentation's seed.
@@ -238,6 +252,8 @@ def augmenter(image_shape, shift=None, flip=False, colour=0.0, seed=0):
     shift = max(1, min(height, width) // 16) if shift is None else shift
     steps = [layers.RandomTranslation(shift / height, shift / width, fill_mode="nearest",
                                       interpolation="nearest", seed=seed)]
+    if zoom:
+        steps.append(layers.RandomZoom((-zoom, zoom), fill_mode="nearest", seed=seed))
     if flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed))
     if colour:
@@ -251,7 +267,8 @@ def augmenter(image_shape, shift=None, flip=False, colour=0.0, seed=0):
 
 def fit_classifier(images, labels, num_classes, epochs=12, batch_size=128,
                    learning_rate=2e-3, augment=None, balanced=False,
-                   auxiliary_labels=None, seed=0, verbose="auto", name="classifier"):
+                   auxiliary_labels=None, seed=0, verbose="auto", name="classifier",
+                   callbacks=None):
     """Trains a `build_classifier` network on uint8 images and int labels.
 
     Adam with a cosine-decaying learning rate; `augment` (a Keras layer, see
@@ -274,6 +291,7 @@ def fit_classifier(images, labels, num_classes, epochs=12, batch_size=128,
         seed: seed of the weights and the shuffling.
         verbose: passed to `fit`.
         name: the model's name.
+        callbacks: passed to `fit`, e.g. a `TrainingProgress`.
 
     Returns:
         The trained `keras.Model`.
@@ -332,7 +350,7 @@ def fit_classifier(images, labels, num_classes, epochs=12, batch_size=128,
         class_weight = {c: len(labels) / (num_classes * count)
                         for c, count in enumerate(counts) if count}
     trained.fit(batches, epochs=epochs, verbose=verbose, class_weight=class_weight,
-                shuffle=False)
+                shuffle=False, callbacks=callbacks)
     return model
 
 
@@ -425,13 +443,53 @@ def train_classifier(dataset="fashion_mnist", data_dir=None, image_size=None, ep
     return model, scores
 
 
+class TrainingProgress(keras.callbacks.Callback):
+    """Shows `fit`'s progress as one line on stderr, rewritten in place
+    (`Training the feature extractor: step 300/1500, loss 1.234`) and ended
+    with a newline; stdout stays free for results.
+
+    Args:
+        steps: the training steps `fit` runs in all, over all epochs.
+        what: the words the line starts with.
+
+    Example:
+
+    ```python
+    model.fit(batches, epochs=3, verbose=0, callbacks=[TrainingProgress(3 * len(batches))])
+    ```
+    """
+
+    def __init__(self, steps, what="Training the feature extractor"):
+        super().__init__()
+        self.steps, self.what = int(steps), what
+        # Every 1% on a terminal, every 10% into a file.
+        self.every = max(1, self.steps // (100 if sys.stderr.isatty() else 10))
+        self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        if self.done % self.every and self.done != self.steps:
+            return
+        loss = (logs or {}).get("loss")
+        shown = "" if loss is None else f", loss {float(loss):.3f}"
+        print(f"\r{self.what}: step {self.done}/{self.steps}{shown}", end="",
+              file=sys.stderr, flush=True)
+
+    def on_train_end(self, logs=None):
+        print(file=sys.stderr, flush=True)
+
+
 def folder_fingerprint(data_dir, image_shape):
-    """A hash of a folder's file list (paths, sizes and times) and an image shape."""
+    """A hash of a folder's file list (paths, sizes and times), or of one
+    file's size and time (a `.npz`), and an image shape."""
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
     digest = hashlib.sha256(repr(tuple(image_shape)).encode())
-    for root, dirs, files in os.walk(data_dir):
+    if os.path.isfile(data_dir):
+        status = os.stat(data_dir)
+        digest.update(f"{data_dir}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    for root, dirs, names in os.walk(data_dir):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(names):
             path = os.path.join(root, name)
             status = os.stat(path)
             digest.update(f"{os.path.relpath(path, data_dir)}\0{status.st_size}\0"
@@ -445,26 +503,50 @@ def folder_classifier_path(data_dir, image_shape):
                         f"folder_{folder_fingerprint(data_dir, image_shape)}.weights.h5")
 
 
-def _labelled_folder(data_dir, image_shape):
+def _folder_images(data_dir, image_shape):
+    """The training images of a user's folder (`train/` if it has a split),
+    brought to `image_shape`."""
     name = os.path.basename(os.path.normpath(os.path.expanduser(data_dir)))
-    images = data.load_images(name, "train", data_dir=data_dir, image_size=image_shape[:2],
-                              channels=image_shape[2])
-    if images.labels is None or images.num_classes < 2:
-        raise ValueError(
-            f"{data_dir} has no class folders to train a classifier on: put each class's "
-            "images in a sub-folder, or use features 'inception' or an extractor file."
-        )
-    return images
+    return data.load_images(name, "train", data_dir=data_dir, image_size=image_shape[:2],
+                            channels=image_shape[2])
 
 
-def folder_classifier_extractor(data_dir, image_shape, epochs=None, seed=0, verbose=0):
+class NoClassFoldersError(ValueError):
+    """A folder has no class folders to train a classifier on.
+
+    Attributes:
+        images: the folder's training images, already read.
+    """
+
+    def __init__(self, message, images):
+        super().__init__(message)
+        self.images = images
+
+
+def _save_cached(model, path, info):
+    """Writes a cached extractor's weights, then its `.json` (whose presence
+    says the weights are whole), each through an atomic rename."""
+    with files.atomic_path(path) as tmp:
+        weights = tmp[:-len(".h5")] + ".weights.h5"  # the name Keras asks for
+        save_classifier_weights(model, weights)
+        os.replace(weights, tmp)
+    with files.atomic_path(path.replace(".weights.h5", ".json")) as tmp, open(tmp, "w") as f:
+        json.dump(info, f, indent=2)
+
+
+def _is_cached(path):
+    return os.path.exists(path) and os.path.exists(path.replace(".weights.h5", ".json"))
+
+
+def folder_classifier_extractor(data_dir, image_shape, epochs=None, seed=0, progress=True,
+                                images=None):
     """A `FeatureExtractor` of a classifier trained on a folder's class folders.
 
     The first call trains it (augmented with shifts, about 1,500 steps, 10%
-    of the images held out to measure its accuracy) and caches its weights and
-    a `.json` of its classes and held-out accuracy under
-    `$KERAS_GANS_CACHE/classifiers/`; later calls on the same files and
-    image shape load it.
+    of the images held out to measure its accuracy), saying so on stderr with
+    a progress line, and caches its weights and a `.json` of its classes and
+    held-out accuracy under `$KERAS_GANS_CACHE/classifiers/`; later calls on
+    the same files and image shape load it.
 
     Args:
         data_dir: a folder of images in class folders (or any labelled data
@@ -473,7 +555,10 @@ def folder_classifier_extractor(data_dir, image_shape, epochs=None, seed=0, verb
         epochs: passes over the images; by default enough for about 1,500
             steps (at most 100).
         seed: seed of the held-out images and the training.
-        verbose: passed to `fit`.
+        progress: show what is trained, its progress and where it is cached
+            on stderr.
+        images: the folder's training images as `_folder_images` loads
+            them, when the caller has them already.
 
     Example:
 
@@ -486,30 +571,44 @@ def folder_classifier_extractor(data_dir, image_shape, epochs=None, seed=0, verb
     path = folder_classifier_path(data_dir, image_shape)
     info_path = path.replace(".weights.h5", ".json")
     name = "folder_classifier_" + os.path.basename(path)[len("folder_"):][:8]
-    if not (os.path.exists(path) and os.path.exists(info_path)):
-        images = _labelled_folder(data_dir, image_shape)
+    if not _is_cached(path):
+        images = images or _folder_images(data_dir, image_shape)
+        if images.labels is None or (images.num_classes or 0) < 2:
+            raise NoClassFoldersError(
+                f"{data_dir} has no class folders to train a classifier on: put each "
+                "class's images in a sub-folder, or use features 'self_supervised', "
+                "'inception' or an extractor file.", images)
         num_classes = images.num_classes
-        print(f"Training a classifier on the {num_classes} class folders of {data_dir} "
-              f"for the feature space (cached in {path}).", file=sys.stderr)
         held_out = np.random.default_rng(seed).random(len(images.images)) < FOLDER_HELD_OUT
         train_images, train_labels = images.images[~held_out], images.labels[~held_out]
         batch_size = min(64, len(train_images))
-        epochs = epochs or min(FOLDER_MAX_EPOCHS, math.ceil(
-            FOLDER_TRAINING_STEPS / max(1, len(train_images) // batch_size)))
+        batches_per_epoch = max(1, len(train_images) // batch_size)
+        epochs = epochs or min(FOLDER_MAX_EPOCHS,
+                               math.ceil(FOLDER_TRAINING_STEPS / batches_per_epoch))
+        steps = epochs * batches_per_epoch
+        if progress:
+            print(f"Training a classifier on the {num_classes} class folders of {data_dir} "
+                  f"({len(train_images)} images, {steps} steps) as the feature space; it "
+                  f"will be cached at {path}.", file=sys.stderr)
+        start = time.monotonic()
         model = fit_classifier(train_images, train_labels, num_classes, epochs, batch_size,
                                augment=augmenter(image_shape, seed=seed), seed=seed,
-                               verbose=verbose, name=name)
+                               verbose=0, name=name,
+                               callbacks=[TrainingProgress(steps)] if progress else None)
         info = {"data_dir": os.path.abspath(os.path.expanduser(data_dir)),
                 "image_shape": list(image_shape), "class_names": images.class_names,
                 "num_classes": num_classes, "epochs": epochs,
                 "n_train": int(len(train_images)), "n_held_out": int(held_out.sum()),
                 "held_out_accuracy": accuracy_of(model, images.images[held_out],
                                                  images.labels[held_out], num_classes)
-                if held_out.any() else None}
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        save_classifier_weights(model, path)
-        with open(info_path, "w") as f:
-            json.dump(info, f, indent=2)
+                if held_out.any() else None,
+                "seconds": round(time.monotonic() - start, 1)}
+        _save_cached(model, path, info)
+        if progress:
+            accuracy = info["held_out_accuracy"]
+            shown = f" (held-out accuracy {accuracy['accuracy']:.3f})" if accuracy else ""
+            print(f"Trained it in {info['seconds']:.0f} s{shown}; cached at {path}, so "
+                  "later evaluations load it.", file=sys.stderr)
     with open(info_path) as f:
         info = json.load(f)
     model = build_classifier(image_shape, info["num_classes"], name=name)
@@ -517,3 +616,268 @@ def folder_classifier_extractor(data_dir, image_shape, epochs=None, seed=0, verb
     extractor = FeatureExtractor.from_layers(model, "features", "logits", name=name)
     extractor.info = info
     return extractor
+
+
+# ------------------------------------------------------------ without labels
+def contrastive_loss(projections, temperature=TEMPERATURE):
+    """SimCLR's NT-Xent loss (Chen et al. 2020) of two views of a batch.
+
+    Rows `i` and `i + n` of `projections` are two views of image `i`. Each
+    row must pick its partner out of the other `2n - 1` rows by cosine
+    similarity divided by `temperature`: the cross-entropy of that choice,
+    averaged over the rows.
+
+    Args:
+        projections: `(2n, dim)` float tensor.
+        temperature: the softmax temperature.
+
+    Example:
+
+    ```python
+    loss = contrastive_loss(ops.concatenate([encoder(view_1), encoder(view_2)]))
+    ```
+    """
+    z = ops.normalize(ops.cast(projections, "float32"), axis=-1)
+    count = z.shape[0]
+    half = count // 2
+    logits = ops.matmul(z, ops.transpose(z)) / temperature - 1e9 * ops.eye(count)
+    partners = ops.concatenate([ops.arange(half, count), ops.arange(0, half)])
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(partners, logits,
+                                                                 from_logits=True))
+
+
+class ContrastivePairs(keras.Model):
+    """SimCLR's training model: each batch is augmented twice at random, both
+    views go through `encoder`, and `fit` minimises `contrastive_loss` of its
+    outputs.
+
+    Args:
+        encoder: a model of images in [-1, 1], e.g. `build_classifier`'s,
+            whose output is the projection the loss compares.
+        augment: a random augmentation layer (see `augmenter`).
+        temperature: the loss's temperature.
+
+    Example:
+
+    ```python
+    pairs = ContrastivePairs(build_classifier((28, 28, 1), 64), augmenter((28, 28, 1)))
+    pairs.compile(optimizer="adam")
+    pairs.fit(make_dataset(images, repeat=True), steps_per_epoch=500, shuffle=False)
+    ```
+    """
+
+    def __init__(self, encoder, augment, temperature=TEMPERATURE, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.augment, self.temperature = encoder, augment, temperature
+
+    def call(self, images, training=False):
+        views = ops.concatenate([self.augment(images, training=training),
+                                 self.augment(images, training=training)], axis=0)
+        return self.encoder(views, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return contrastive_loss(y_pred, self.temperature)
+
+
+def contrastive_augmenter(image_shape, seed=0):
+    """The views `fit_contrastive` compares: shifts of up to an eighth of the
+    side, zoom by up to 20%, brightness, contrast (and saturation) by up to
+    40%. The encoder learns to ignore these, so its FID does too."""
+    return augmenter(image_shape, shift=max(1, min(image_shape[:2]) // 8), colour=0.4,
+                     zoom=0.2, seed=seed)
+
+
+def fit_contrastive(images, steps=None, batch_size=None, learning_rate=1e-3,
+                    temperature=TEMPERATURE, augment=None, seed=0, name="encoder",
+                    callbacks=None):
+    """Trains a `build_classifier` network on unlabelled uint8 images with
+    SimCLR's contrastive loss (see `ContrastivePairs`).
+
+    The network's `"logits"` layer (`PROJECTION_DIM` wide) is the projection
+    the loss compares; its `"features"` layer is the representation
+    `self_supervised_extractor` measures in. Adam with a cosine-decaying
+    learning rate.
+
+    Args:
+        images: uint8 `(N, H, W, C)`, at least 2.
+        steps: training steps; by default `SELF_SUPERVISED_STEPS`.
+        batch_size: images per step (each seen in two views), at most `N`;
+            by default `SELF_SUPERVISED_BATCH_SIZE`.
+        learning_rate: Adam's initial learning rate.
+        temperature: the loss's temperature.
+        augment: the random augmentation layer; by default
+            `contrastive_augmenter`.
+        seed: seed of the weights, the batches and the augmentation.
+        name: the model's name.
+        callbacks: passed to `fit`, e.g. a `TrainingProgress`.
+
+    Returns:
+        The trained `keras.Model`.
+
+    Example:
+
+    ```python
+    encoder = fit_contrastive(images, steps=500)
+    features = keras.Model(encoder.inputs, encoder.get_layer("features").output)
+    ```
+    """
+    images = data.as_uint8_images(images)
+    steps = int(steps or SELF_SUPERVISED_STEPS)
+    batch_size = min(batch_size or SELF_SUPERVISED_BATCH_SIZE, len(images))
+    if batch_size < 2:
+        raise ValueError(f"Contrastive training needs at least 2 images, got {len(images)}.")
+    keras.utils.set_random_seed(seed)
+    image_shape = tuple(images.shape[1:])
+    encoder = build_classifier(image_shape, PROJECTION_DIM, name=name)
+    pairs = ContrastivePairs(encoder, augment or contrastive_augmenter(image_shape, seed),
+                             temperature)
+    pairs.compile(optimizer=keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
+    batches = data.make_dataset(images, batch_size=batch_size, seed=seed, repeat=True)
+    pairs.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False,
+              callbacks=callbacks)
+    return encoder
+
+
+def self_supervised_path(fingerprint, image_shape, steps=None, batch_size=None, seed=0):
+    """Where `self_supervised_extractor` caches an encoder, a `.weights.h5` path."""
+    settings = (fingerprint, tuple(image_shape), int(steps or SELF_SUPERVISED_STEPS),
+                int(batch_size or SELF_SUPERVISED_BATCH_SIZE), seed, TEMPERATURE,
+                PROJECTION_DIM)
+    key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    return os.path.join(emoji.cache_root(), "classifiers", f"contrastive_{key}.weights.h5")
+
+
+def self_supervised_extractor(images, fingerprint, source, image_shape, steps=None,
+                              batch_size=None, seed=0, progress=True, label=None):
+    """A `FeatureExtractor` of an encoder trained on unlabelled images, cached.
+
+    The first call trains it with `fit_contrastive`, saying on stderr what
+    it trains on, its progress and where it is cached; later calls with the
+    same `fingerprint` and settings load it from
+    `$KERAS_GANS_CACHE/classifiers/`.
+    Its features are the 128 of the `"features"` layer, without logits, so
+    no Inception Score or class coverage comes with them.
+
+    Args:
+        images: uint8 `(N, H, W, C)` images or an `ImageData`, or a function
+            returning either, called only when the cache lacks the encoder.
+        fingerprint: a string that changes whenever the images do, e.g.
+            `folder_fingerprint(data_dir, image_shape)`.
+        source: what the images are, in words, for messages: a folder's path.
+        image_shape: `(height, width, channels)` of the images.
+        steps, batch_size, seed: as in `fit_contrastive`.
+        progress: show what is trained, its progress and where it is cached
+            on stderr.
+        label: the start of the extractor's name; by default the last part
+            of `source`.
+
+    Returns:
+        A `FeatureExtractor` named `<label>_contrastive_<hash>`, with an
+        `info` dict (`source`, `n_train`, `steps`, `seconds`, ...).
+
+    Example:
+
+    ```python
+    extractor = self_supervised_extractor(images, "pets-2024", "~/pets", (64, 64, 3))
+    ```
+    """
+    image_shape = tuple(image_shape)
+    steps = int(steps or SELF_SUPERVISED_STEPS)
+    batch_size = int(batch_size or SELF_SUPERVISED_BATCH_SIZE)
+    path = self_supervised_path(fingerprint, image_shape, steps, batch_size, seed)
+    key = os.path.basename(path)[len("contrastive_"):][:8]
+    label = label or os.path.basename(os.path.normpath(str(source)))
+    name = f"{re.sub(r'[^0-9A-Za-z]+', '_', label).strip('_')[:40]}_contrastive_{key}"
+    if not _is_cached(path):
+        images = images() if callable(images) else images
+        num_classes = images.num_classes if isinstance(images, data.ImageData) else None
+        images = data.as_uint8_images(getattr(images, "images", images))
+        if tuple(images.shape[1:]) != image_shape:
+            raise ValueError(f"{source} holds images of shape {images.shape[1:]}, not "
+                             f"{image_shape}.")
+        if progress:
+            print(f"Training a feature extractor on {len(images)} images of {source} without "
+                  f"labels (contrastive, {steps} steps); it will be cached at {path}.",
+                  file=sys.stderr)
+        start = time.monotonic()
+        model = fit_contrastive(images, steps, batch_size, seed=seed, name=name,
+                                callbacks=[TrainingProgress(steps)] if progress else None)
+        info = {"source": str(source), "image_shape": list(image_shape),
+                "n_train": int(len(images)), "num_classes": num_classes, "steps": steps,
+                "batch_size": min(batch_size, len(images)),
+                "seconds": round(time.monotonic() - start, 1)}
+        _save_cached(model, path, info)
+        if progress:
+            print(f"Trained it in {info['seconds']:.0f} s; cached at {path}, so later "
+                  "evaluations load it.", file=sys.stderr)
+    with open(path.replace(".weights.h5", ".json")) as f:
+        info = json.load(f)
+    model = build_classifier(image_shape, PROJECTION_DIM, name=name)
+    model.load_weights(path)
+    extractor = FeatureExtractor.from_layers(model, "features", name=name)
+    extractor.info = info
+    return extractor
+
+
+def folder_self_supervised_extractor(data_dir, image_shape, images=None, **kwargs):
+    """`self_supervised_extractor` of a user's folder's training images
+    (`train/` where it has a split), keyed by its file list.
+
+    Args:
+        data_dir: any folder (or `.npz`) `keras_gans.data.load_images` reads.
+        image_shape: `(height, width, channels)` the images are brought to.
+        images: the folder's training images as an `ImageData`, when the
+            caller has them already.
+        **kwargs: `steps`, `batch_size`, `seed`, `progress`.
+
+    Example:
+
+    ```python
+    extractor = folder_self_supervised_extractor("~/faces", (64, 64, 3))
+    ```
+    """
+    return self_supervised_extractor(
+        images or (lambda: _folder_images(data_dir, image_shape)),
+        folder_fingerprint(data_dir, image_shape), data_dir, image_shape, **kwargs)
+
+
+def _learned_without_labels(data_dir, image_shape):
+    """Whether the folder's cached encoder says it has no class folders."""
+    path = self_supervised_path(folder_fingerprint(data_dir, image_shape), image_shape)
+    if not _is_cached(path):
+        return False
+    with open(path.replace(".weights.h5", ".json")) as f:
+        return (json.load(f).get("num_classes") or 0) < 2
+
+
+def folder_extractor(data_dir, image_shape, progress=True):
+    """The feature space of a user's folder: its class folders' classifier
+    (`folder_classifier_extractor`) where it has two or more, else an encoder
+    learned from its images without labels (`folder_self_supervised_extractor`),
+    which one line on stderr announces. Either is trained once and cached.
+
+    Args:
+        data_dir: any folder (or `.npz`) `keras_gans.data.load_images` reads.
+        image_shape: `(height, width, channels)` the images are brought to.
+        progress: show what is trained and where it is cached on stderr.
+
+    Example:
+
+    ```python
+    folder_extractor("~/faces", (64, 64, 3)).name   # 'faces_contrastive_...'
+    ```
+    """
+    image_shape = tuple(image_shape)
+    images = None
+    if _is_cached(folder_classifier_path(data_dir, image_shape)) or not (
+            _learned_without_labels(data_dir, image_shape)):
+        try:
+            return folder_classifier_extractor(data_dir, image_shape, progress=progress)
+        except NoClassFoldersError as error:
+            images = error.images
+    print(f"{data_dir} has no class folders, so the feature space is an encoder learned "
+          "from its images without labels (features 'self_supervised'); features "
+          "'inception' gives the standard FID.", file=sys.stderr)
+    return folder_self_supervised_extractor(data_dir, image_shape, images=images,
+                                            progress=progress)

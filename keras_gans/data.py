@@ -28,6 +28,7 @@ in the style `style=` names.
 import gzip
 import os
 import struct
+import sys
 import zipfile
 from dataclasses import dataclass, field
 
@@ -625,7 +626,7 @@ def batch_count(dataset):
 
 
 def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
-                 drop_remainder=True, repeat=False):
+                 drop_remainder=True, repeat=False, initial_epoch=0, use_tf_data=None):
     """Builds the training pipeline from uint8 arrays.
 
     Args:
@@ -637,10 +638,15 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
         seed: shuffle seed.
         drop_remainder: drop a last partial batch so every step has one shape.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
+        initial_epoch: the epoch `fit` starts at. An `ImageBatches` shuffles
+            every epoch as a function of the seed and the epoch alone, so a
+            resumed run's epochs are those of an uninterrupted run.
+        use_tf_data: a `tf.data.Dataset` (`True`) or an `ImageBatches`
+            (`False`); default: `tf.data` on the TensorFlow backend.
 
     Returns:
-        On the TensorFlow backend a `tf.data.Dataset`, elsewhere an
-        `ImageBatches`, of float32 images in [-1, 1] (and int32 labels).
+        A `tf.data.Dataset` or an `ImageBatches` of float32 images in
+        [-1, 1] (and int32 labels).
     """
     images = as_uint8_images(images)
     if len(images) == 0:
@@ -656,8 +662,11 @@ def make_dataset(images, labels=None, batch_size=64, shuffle=True, seed=None,
         labels = as_int_labels(labels)
         if len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels.")
-    if not uses_tf_data():
-        return ImageBatches(images, labels, batch_size, shuffle, seed, drop_remainder, repeat)
+    if not (uses_tf_data() if use_tf_data is None else use_tf_data):
+        batches = ImageBatches(images, labels, batch_size, shuffle, seed, drop_remainder,
+                               repeat)
+        batches.epoch = initial_epoch
+        return batches
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
@@ -732,9 +741,14 @@ def domain_name(domain):
     return os.path.basename(os.path.normpath(os.path.expanduser(domain)))
 
 
-def load_domain(domain, split="train", side="A", image_size=None, channels=3,
+def load_domain(domain, split="train", side="A", image_size=None, channels=None,
                 background="white", resize="crop", on_error="warn"):
     """Loads the images of one domain of an image-to-image task.
+
+    Channels follow the data unless `channels` is given: emoji are colour, a
+    folder is gray (1 channel) when every image in it is, and a
+    tensorflow-datasets set keeps its own. `load_domains` brings two domains
+    to one channel count.
 
     Args:
         domain: `"emoji:google"` or `"emoji:twitter"` (the split of that
@@ -746,7 +760,8 @@ def load_domain(domain, split="train", side="A", image_size=None, channels=3,
             `testB` from `split` and `side`).
         split: `"train"` or `"test"`.
         side: `"A"` or `"B"`: which half of a `cycle_gan/<name>` set.
-        image_size, channels, background, resize, on_error: as in `load_images`.
+        image_size, channels, background, resize, on_error: as in `load_images`
+            (`channels=None` keeps the data's).
 
     Returns:
         An `ImageData`.
@@ -774,13 +789,57 @@ def load_domain(domain, split="train", side="A", image_size=None, channels=3,
         data.images = image_files.conform(data.images, **conversion)
         data.labels, data.class_names = None, []
         return data
-    if not os.path.isdir(os.path.expanduser(domain)):
-        raise DatasetNotFoundError(f"Domain {domain!r} is neither emoji:google, emoji:twitter, "
-                                   "tfds:cycle_gan/<name> nor a folder of images.")
+    path = os.path.expanduser(domain)
+    if not os.path.exists(path):
+        raise DatasetNotFoundError(f"Domain {side}: {domain} does not exist (a domain is "
+                                   "emoji:google, emoji:twitter, tfds:cycle_gan/<name> or "
+                                   "a folder of images).")
+    if not os.path.isdir(path):
+        raise DatasetNotFoundError(f"Domain {side}: {domain} is a file; give the folder "
+                                   "that holds the images.")
     return load_from_directory(domain, split, on_error=on_error, **conversion)
 
 
-def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
+def load_domains(domain_a, domain_b, split="train", channels=None, **conversion):
+    """Loads the two domains of an image-to-image task with one channel count.
+
+    With `channels=None` the channels follow the data: 1 when both domains
+    are gray, 3 when both are colour. Where one domain is gray and the other
+    colour, both are loaded as 3 channels, the gray one's single channel
+    repeated into RGB, and one line on stderr says so (a model can then
+    translate gray into colour; `channels=1` makes both gray instead).
+
+    Args:
+        domain_a, domain_b: the domains, as in `load_domain`.
+        split: `"train"` or `"test"`.
+        channels: 1, 3, or `None` to follow the data.
+        **conversion: `image_size`, `background`, `resize`, `on_error`, as
+            in `load_images`.
+
+    Returns:
+        `(a, b)`: two `ImageData` with images of one channel count.
+
+    Example:
+
+    ```python
+    a, b = load_domains("~/sketches", "~/photos", image_size=64)
+    a.image_shape[-1] == b.image_shape[-1]   # True
+    ```
+    """
+    a = load_domain(domain_a, split, "A", channels=channels, **conversion)
+    b = load_domain(domain_b, split, "B", channels=channels, **conversion)
+    if a.image_shape[-1] != b.image_shape[-1]:
+        gray, gray_domain, colour_domain = ((a, domain_a, domain_b) if a.image_shape[-1] == 1
+                                            else (b, domain_b, domain_a))
+        print(f"{gray_domain} is gray and {colour_domain} colour: the gray images are "
+              "repeated into RGB, so both have 3 channels (channels=1, --channels 1, makes "
+              "both gray).", file=sys.stderr)
+        gray.images = image_files.conform(gray.images, channels=3)
+    return a, b
+
+
+def unpaired_dataset(images_a, images_b, batch_size=1, seed=None, initial_epoch=0,
+                     use_tf_data=None):
     """Builds the training pipeline of unpaired `(images_a, images_b)` batches.
 
     Each domain is a stream of its own, shuffled with its own seed and
@@ -793,6 +852,12 @@ def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
         images_a, images_b: uint8 arrays `(N, H, W, C)` of one shape per image.
         batch_size: image pairs per batch.
         seed: shuffle seed; domain B's stream uses `seed + 1`.
+        initial_epoch: the epoch `fit` starts at. An `UnpairedBatches`
+            draws every epoch's batches as a function of the seed and the
+            epoch alone, so a resumed run's epochs are those of an
+            uninterrupted run.
+        use_tf_data: a `tf.data.Dataset` (`True`) or an `UnpairedBatches`
+            (`False`); default: `tf.data` on the TensorFlow backend.
 
     Returns:
         `(images_a, images_b)` float32 batches in [-1, 1]: a `tf.data.Dataset`
@@ -810,8 +875,10 @@ def unpaired_dataset(images_a, images_b, batch_size=1, seed=None):
         raise ValueError(f"Domains of {len(images_a)} and {len(images_b)} images fill no "
                          f"batch of {batch_size}.")
 
-    if not uses_tf_data():
-        return UnpairedBatches(images_a, images_b, batch_size, seed, steps)
+    if not (uses_tf_data() if use_tf_data is None else use_tf_data):
+        batches = UnpairedBatches(images_a, images_b, batch_size, seed, steps)
+        batches.epoch = initial_epoch
+        return batches
     import tensorflow as tf
 
     def stream(images, stream_seed):
@@ -874,8 +941,8 @@ def load_unpaired(domain_a, domain_b, image_size, batch_size=1, split="train", s
         split: `"train"` or `"test"`.
         seed: shuffle seed.
         limit: keep only the first `limit` images of each domain.
-        **conversion: `channels` (3), `background`, `resize`, `on_error`, as
-            in `load_images`.
+        **conversion: `channels` (`None`: as the data, see `load_domains`),
+            `background`, `resize`, `on_error`, as in `load_images`.
 
     Returns:
         A dataset of `(images_a, images_b)`; see `unpaired_dataset`.
@@ -887,44 +954,234 @@ def load_unpaired(domain_a, domain_b, image_size, batch_size=1, split="train", s
     cyclegan.fit(dataset, epochs=10)
     ```
     """
-    a = load_domain(domain_a, split, "A", image_size, **conversion)
-    b = load_domain(domain_b, split, "B", image_size, **conversion)
+    a, b = load_domains(domain_a, domain_b, split, image_size=image_size, **conversion)
     return unpaired_dataset(a.images[:limit], b.images[:limit], batch_size, seed)
 
 
-def load_pairs(domain_a, domain_b, image_size, split="test", **conversion):
+def load_pairs(domain_a, domain_b, image_size=None, split="test", **conversion):
     """The images two domains hold of the same things, matched by `ids`.
 
-    Emoji styles pair by code point (the held-out emoji of `split="test"`);
-    folders by relative path (the same file name in both).
+    Emoji styles pair by code point: the emoji both styles draw, of the split
+    (the held-out emoji of `"test"` are kept out of `"train"` in both
+    styles). Folders pair by file name, the extension aside: `photos/cat.jpg`
+    with `labels/cat.png`, in their `train/` or `test/` sub-folders where
+    both folders have them. Every image of a folder must have its partner,
+    of the same size in pixels, and, unless `channels` is given, the pairs
+    must agree on which side is gray and which colour; a `ValueError` names
+    the files that do not. Channels follow `load_domains`.
 
     Args:
-        domain_a, domain_b, image_size, split, **conversion: as in
-            `load_unpaired`.
+        domain_a, domain_b: two emoji styles (`"emoji:google"`,
+            `"emoji:twitter"`) or two folders of images.
+        image_size: the side both are brought to, e.g. 64; `None` keeps the
+            images' (emoji: 64).
+        split: `"train"` or `"test"`.
+        **conversion: `channels` (`None`: as the data), `background`,
+            `resize`, `on_error`, as in `load_images`.
 
     Returns:
         `(a, b)`: two `ImageData` whose `i`-th images show the same thing, in
-        domain A's order, with A's labels where it has them.
+        domain A's order, with their labels where they have them.
 
     Example:
 
     ```python
     google, twitter = load_pairs("emoji:google", "emoji:twitter", 64)
+    sketches, photos = load_pairs("~/sketches", "~/photos", 128, split="train")
     ```
     """
-    a = load_domain(domain_a, split, "A", image_size, **conversion)
-    b = load_domain(domain_b, split, "B", image_size, **conversion)
-    if a.ids is None or b.ids is None:
-        raise ValueError(f"{domain_a} and {domain_b} do not name their images, so they "
-                         "cannot be paired.")
-    index_b = {image_id: i for i, image_id in enumerate(b.ids)}
-    rows_a = [i for i, image_id in enumerate(a.ids) if image_id in index_b]
-    if not rows_a:
-        raise ValueError(f"{domain_a} and {domain_b} ({split}) share no image ids.")
-    rows_b = [index_b[a.ids[i]] for i in rows_a]
+    emoji_pair = all(domain.startswith("emoji:") for domain in (domain_a, domain_b))
+    folder_pair = not any(domain.startswith(("emoji:", "tfds:"))
+                          for domain in (domain_a, domain_b))
+    if not (emoji_pair or folder_pair):
+        raise ValueError(f"{domain_a} and {domain_b} cannot be paired: pairs are two emoji "
+                         "styles (matched by code point) or two folders of images (matched "
+                         "by file name).")
+    a, b = load_domains(domain_a, domain_b, split, image_size=image_size, **conversion)
+    if folder_pair:
+        rows_a, rows_b = _pair_files(a, b, domain_a, domain_b,
+                                     check_gray=conversion.get("channels") is None)
+    else:
+        index_b = {image_id: i for i, image_id in enumerate(b.ids)}
+        rows_a = [i for i, image_id in enumerate(a.ids) if image_id in index_b]
+        if not rows_a:
+            raise ValueError(f"{domain_a} and {domain_b} ({split}) share no image ids.")
+        rows_b = [index_b[a.ids[i]] for i in rows_a]
 
     def subset(data, rows):
         return ImageData(data.images[rows], None if data.labels is None else data.labels[rows],
                          data.name, data.source, data.class_names, data.ids[rows])
 
     return subset(a, rows_a), subset(b, rows_b)
+
+
+def _pair_files(a, b, domain_a, domain_b, check_gray):
+    """`(rows of a, rows of b)` of the images of two folders with one file name
+    (the extension aside), after checking that every image has its partner,
+    of its size, and that the pairs agree on which side is gray."""
+    from PIL import Image
+
+    if a.ids is None or b.ids is None:
+        raise ValueError(f"{domain_a} and {domain_b} must both be folders of image files to "
+                         "be paired by file name.")
+    folders = [data.source.split(":", 1)[1] for data in (a, b)]
+    keys = []
+    for data, folder in zip((a, b), folders, strict=True):
+        by_key = {}
+        for row, image_id in enumerate(data.ids):
+            key = os.path.splitext(image_id)[0]
+            if key in by_key:
+                raise ValueError(f"{os.path.join(folder, data.ids[by_key[key]])} and "
+                                 f"{os.path.join(folder, image_id)} share a file name: a "
+                                 "pair is matched by name, whatever the extension, so keep one.")
+            by_key[key] = row
+        keys.append(by_key)
+    alone_a = [key for key in keys[0] if key not in keys[1]]
+    alone_b = [key for key in keys[1] if key not in keys[0]]
+    if alone_a or alone_b:
+        side = 0 if alone_a else 1
+        key = (alone_a or alone_b)[0]
+        path = os.path.join(folders[side], (a, b)[side].ids[keys[side][key]])
+        raise ValueError(f"{path} has no partner of its name in {(domain_b, domain_a)[side]} "
+                         "(pairs are matched by file name, "
+                         f"whatever the extension); {len(alone_a)} image(s) of domain A and "
+                         f"{len(alone_b)} of domain B have none.")
+    rows_a = list(keys[0].values())
+    rows_b = [keys[1][key] for key in keys[0]]
+    pairs = [(os.path.join(folders[0], a.ids[i]), os.path.join(folders[1], b.ids[j]))
+             for i, j in zip(rows_a, rows_b, strict=True)]
+    for path_a, path_b in pairs:
+        with Image.open(path_a) as image_a, Image.open(path_b) as image_b:
+            size_a, size_b = image_a.size, image_b.size
+        if size_a != size_b:
+            raise ValueError(f"{path_a} is {size_a[0]}x{size_a[1]} but its partner {path_b} "
+                             f"is {size_b[0]}x{size_b[1]}: the images of a pair must be "
+                             "aligned, of one size.")
+    if check_gray:
+        kinds = [(_is_gray(a.images[i]), _is_gray(b.images[j]))
+                 for i, j in zip(rows_a, rows_b, strict=True)]
+        odd = next((n for n, kind in enumerate(kinds) if kind != kinds[0]), None)
+        if odd is not None:
+            def described(n):
+                return " and ".join(f"{path} is {'gray' if gray else 'colour'}"
+                                    for path, gray in zip(pairs[n], kinds[n], strict=True))
+
+            raise ValueError(f"{described(0)}, but {described(odd)}: the pairs must agree on "
+                             "which side is gray; pass channels=3 (--channels 3) to treat "
+                             "every image as colour, or channels=1 as gray.")
+    return rows_a, rows_b
+
+
+def _is_gray(image):
+    return image.shape[-1] == 1 or bool(np.all(image == image[..., :1]))
+
+
+def paired_dataset(images_a, images_b, batch_size=1, seed=None, initial_epoch=0,
+                   use_tf_data=None):
+    """Builds the training pipeline of aligned `(images_a, images_b)` batches:
+    the `i`-th image of A with the `i`-th of B, the pairs shuffled every epoch.
+
+    Args:
+        images_a, images_b: uint8 arrays `(N, H, W, C)` of one shape, the
+            `i`-th image of B the partner of the `i`-th of A.
+        batch_size: pairs per batch; a last partial batch is dropped.
+        seed: shuffle seed.
+        initial_epoch: the epoch `fit` starts at. A `PairedBatches` shuffles
+            every epoch as a function of the seed and the epoch alone, so a
+            resumed run's epochs are those of an uninterrupted run.
+        use_tf_data: a `tf.data.Dataset` (`True`) or a `PairedBatches`
+            (`False`); default: `tf.data` on the TensorFlow backend.
+
+    Returns:
+        `(images_a, images_b)` float32 batches in [-1, 1].
+
+    Example:
+
+    ```python
+    sketches, photos = load_pairs("~/sketches", "~/photos", 64, split="train")
+    dataset = paired_dataset(sketches.images, photos.images, batch_size=4, seed=0)
+    ```
+    """
+    images_a, images_b = as_uint8_images(images_a, "domain A"), as_uint8_images(
+        images_b, "domain B")
+    if images_a.shape != images_b.shape:
+        raise ValueError(f"Pairs need two arrays of one shape; domain A holds "
+                         f"{images_a.shape}, domain B {images_b.shape}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    if len(images_a) < batch_size:
+        raise ValueError(f"{len(images_a)} pairs fill no batch of {batch_size}: use a smaller "
+                         "batch_size.")
+    if not (uses_tf_data() if use_tf_data is None else use_tf_data):
+        batches = PairedBatches(images_a, images_b, batch_size, seed)
+        batches.epoch = initial_epoch
+        return batches
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images_a, images_b)).shuffle(
+        len(images_a), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = dataset.map(lambda a, b: (to_unit_range(a), to_unit_range(b)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class PairedBatches(keras.utils.PyDataset):
+    """Aligned `(images_a, images_b)` batches for `fit` on any Keras backend,
+    float32 numpy in [-1, 1], the pairs reshuffled every epoch;
+    `paired_dataset` returns one where Keras does not run on TensorFlow.
+
+    Args:
+        images_a, images_b: uint8 arrays `(N, H, W, C)`, checked by `paired_dataset`.
+        batch_size: pairs per batch.
+        seed: shuffle seed.
+    """
+
+    def __init__(self, images_a, images_b, batch_size, seed):
+        super().__init__()
+        self.images_a, self.images_b = images_a, images_b
+        self.batch_size = batch_size
+        self.orders = _Orders(len(images_a), True, seed)
+        self.epoch = 0
+
+    @property
+    def num_batches(self):
+        return len(self.images_a) // self.batch_size
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.num_batches:
+            raise IndexError(f"Batch {index} of {self.num_batches}.")
+        start = index * self.batch_size
+        rows = self.orders.order(self.epoch, 0)[start:start + self.batch_size]
+        return _scaled(self.images_a[rows]), _scaled(self.images_b[rows])
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+def load_paired(domain_a, domain_b, image_size=None, batch_size=1, split="train", seed=None,
+                limit=None, **conversion):
+    """Loads aligned pairs of two domains as a dataset for `fit` (pix2pix).
+
+    Args:
+        domain_a, domain_b: two emoji styles or two folders; see `load_pairs`.
+        image_size: the side both are brought to, e.g. 64.
+        batch_size: pairs per batch (the paper: 1 to 10).
+        split: `"train"` or `"test"`.
+        seed: shuffle seed.
+        limit: keep only the first `limit` pairs.
+        **conversion: `channels`, `background`, `resize`, `on_error`, as in
+            `load_pairs`.
+
+    Returns:
+        A dataset of `(images_a, images_b)`; see `paired_dataset`.
+
+    Example:
+
+    ```python
+    dataset = load_paired("emoji:google", "emoji:twitter", 64, batch_size=4)
+    pix2pix.fit(dataset, epochs=10)
+    ```
+    """
+    a, b = load_pairs(domain_a, domain_b, image_size, split, **conversion)
+    return paired_dataset(a.images[:limit], b.images[:limit], batch_size, seed)

@@ -6,21 +6,31 @@ metrics as a JSON-ready dict. `FIDMonitor` logs FID and KID during `fit`.
 
 The feature space (reported as `feature_space`) is chosen by `features`:
 
-- `"classifier"` (the default): the dataset's shipped classifier
-  (`keras_gans.classifier`; Fashion-MNIST, emoji at 32 and 64 pixels), or,
-  for a user's folder in class folders, a classifier trained on that folder
-  and cached.
-- `"inception"`: ImageNet InceptionV3, the standard FID (its weights are
-  downloaded on first use).
+- `"classifier"` (the default, offline for any folder): the dataset's shipped
+  classifier (`keras_gans.classifier`; Fashion-MNIST, emoji at 32 and 64
+  pixels); for a user's folder in class folders, a classifier trained on that
+  folder and cached; for any other folder, the `"self_supervised"` space,
+  which one line on stderr announces.
+- `"self_supervised"`: an encoder learned from the folder's own images
+  without labels (SimCLR's contrastive loss, see
+  `keras_gans.classifier.self_supervised_extractor`), trained once and cached.
+- `"inception"`: ImageNet InceptionV3, the standard FID that papers report
+  (its weights are downloaded on first use).
 - a path to a `.weights.h5` file of a `keras_gans.classifier` network or a
   `.keras` model (its `"features"` and `"logits"` layers if it has them).
 
-Figures from different feature spaces are not comparable.
+Figures from different feature spaces are not comparable. Every result
+therefore states its floor too: `fid_floor`, the FID between two random
+halves of the real images in the same space, about what a generator that
+drew the real images themselves would score with `n` equal to half of
+`n_real` (`floor_n`). FID falls as `n` grows, so a score is read against the
+floor of about the same `n`.
 """
 
 import dataclasses
 import math
 import os
+import sys
 
 import keras
 import numpy as np
@@ -29,7 +39,7 @@ import scipy.special
 
 from keras_gans import classifier, data, metrics
 
-FEATURES = ("classifier", "inception")
+FEATURES = ("classifier", "self_supervised", "inception")
 INCEPTION_NAME = "inception_v3"
 
 
@@ -38,16 +48,30 @@ def default_extractor(dataset="fashion_mnist", image_shape=None):
     return classifier.classifier_extractor(dataset, image_shape=image_shape)
 
 
-def _inception_extractor():
+def _inception_extractor(offline):
+    """InceptionV3, or a one-line error naming `offline`, what measures
+    these images without a download."""
     try:
         return metrics.inception_v3_extractor()
     except Exception as error:  # offline downloads fail with many error types
-        detail = " ".join(str(error).split())[:160]
+        detail = " ".join(str(error).split()) or "no detail"
         raise ValueError(
             f"InceptionV3's ImageNet weights could not be loaded ({type(error).__name__}: "
-            f"{detail}); they are downloaded on first use, so connect to the internet, "
-            "or use features 'classifier' or an extractor file."
+            f"{detail}); they are downloaded on first use, so connect to the internet once "
+            f"(Keras keeps them), or measure offline: {offline}."
         ) from None
+
+
+def _offline_choice(dataset, data_dir, image_shape):
+    """What measures a dataset's images offline, in words for an error."""
+    if data_dir is not None and dataset != "emoji":
+        return ("features 'classifier' (a classifier of the folder's class folders, else "
+                "an encoder learned from its images)")
+    if classifier.has_shipped_classifier(dataset, image_shape):
+        return f"features 'classifier' (the shipped {dataset} classifier)"
+    if dataset == "emoji":
+        return "an extractor file"
+    return "pass data_dir, the folder of the images, with features 'classifier'"
 
 
 def _weights_file_classes(path):
@@ -81,15 +105,57 @@ def _file_extractor(path, image_shape):
     return metrics.FeatureExtractor(model, name=name)
 
 
+def check_features(features="classifier", dataset="fashion_mnist", data_dir=None,
+                   image_shape=None):
+    """Raises the `ValueError` that `feature_extractor` would raise for these
+    arguments, without training or downloading anything: a check before a
+    run. `"classifier"` passes for any folder.
+
+    Example:
+
+    ```python
+    check_features("classifier", "faces", "~/faces", (64, 64, 3))   # passes
+    ```
+    """
+    image_shape = tuple(image_shape or classifier.IMAGE_SHAPES.get(dataset, ()))
+    folder = data_dir is not None and dataset != "emoji"
+    if features == "inception":
+        return
+    if features == "self_supervised":
+        if not folder:
+            raise ValueError("features 'self_supervised' learns from a folder of the "
+                             "images: pass data_dir.")
+        return
+    if features != "classifier":
+        if not str(features).endswith((".weights.h5", ".keras")):
+            raise ValueError(f"features must be one of {', '.join(FEATURES)} or a "
+                             f".weights.h5 or .keras file, got {features!r}.")
+        return
+    if folder or classifier.has_shipped_classifier(dataset, image_shape):
+        return
+    sizes = classifier.IMAGE_SIZES.get(dataset)
+    shipped = (f" (it ships at {' and '.join(map(str, sizes))} pixels)" if sizes else "")
+    learn = ("" if dataset == "emoji" else
+             "pass data_dir, a folder of the images (a feature space is learned from it), or ")
+    raise ValueError(f"No classifier ships for {dataset!r} at shape {image_shape}{shipped}: "
+                     f"{learn}use features 'inception' or an extractor file.")
+
+
 def feature_extractor(features="classifier", dataset="fashion_mnist", data_dir=None,
                       image_shape=None):
     """The `FeatureExtractor` that `features` names for a dataset and image shape.
 
+    `"classifier"` measures any folder offline: the shipped classifier where
+    one fits, else the folder's class folders' classifier, else (saying so
+    on stderr) an encoder learned from the folder's images without labels.
+    Extractors trained here are cached; training them shows its progress on
+    stderr.
+
     Args:
-        features: `"classifier"`, `"inception"`, or a `.weights.h5` or
-            `.keras` file (see the module's docstring).
-        dataset, data_dir: the real images; a folder without a shipped
-            classifier gets one trained on its class folders.
+        features: `"classifier"`, `"self_supervised"`, `"inception"`, or a
+            `.weights.h5` or `.keras` file (see the module's docstring).
+        dataset, data_dir: the real images; `data_dir` is the user's folder
+            (or `.npz`) the extractors of a folder learn from.
         image_shape: `(height, width, channels)` of the images compared.
 
     Example:
@@ -97,27 +163,21 @@ def feature_extractor(features="classifier", dataset="fashion_mnist", data_dir=N
     ```python
     extractor = feature_extractor("classifier", "emoji", image_shape=(32, 32, 3))
     extractor.name   # 'emoji_32_classifier'
+    feature_extractor("classifier", "faces", "~/faces", (64, 64, 3)).name
+    # 'faces_contrastive_...' for a folder without class folders
     ```
     """
+    check_features(features, dataset, data_dir, image_shape)
     image_shape = tuple(image_shape or classifier.IMAGE_SHAPES.get(dataset, ()))
     if features == "inception":
-        return _inception_extractor()
+        return _inception_extractor(_offline_choice(dataset, data_dir, image_shape))
+    if features == "self_supervised":
+        return classifier.folder_self_supervised_extractor(data_dir, image_shape)
     if features != "classifier":
-        if not str(features).endswith((".weights.h5", ".keras")):
-            raise ValueError(f"features must be 'classifier', 'inception' or a .weights.h5 "
-                             f"or .keras file, got {features!r}.")
         return _file_extractor(os.path.expanduser(features), image_shape)
     if classifier.has_shipped_classifier(dataset, image_shape):
         return default_extractor(dataset, image_shape)
-    if data_dir is not None and dataset != "emoji":
-        return classifier.folder_classifier_extractor(data_dir, image_shape)
-    sizes = classifier.IMAGE_SIZES.get(dataset)
-    shipped = (f" (it ships at {' and '.join(map(str, sizes))} pixels)" if sizes else "")
-    raise ValueError(
-        f"No classifier ships for {dataset!r} at shape {image_shape}{shipped}: use "
-        "features 'inception' or an extractor file, or pass data_dir, a folder of the "
-        "images in class folders, to train one."
-    )
+    return classifier.folder_extractor(data_dir, image_shape)
 
 
 def _folder_has_split(data_dir, split):
@@ -191,37 +251,80 @@ class Measurement:
         statistics: the features' `FeatureStatistics`.
         probabilities: class probabilities `(n, num_classes)` when the
             extractor gives logits, else `None`.
+        halves: the `FeatureStatistics` of two random halves of the images,
+            when measured with `halves=True` (see `floor`), else `None`.
     """
 
     statistics: metrics.FeatureStatistics
     probabilities: np.ndarray | None
+    halves: tuple | None = None
 
     @property
     def predicted_classes(self):
         return None if self.probabilities is None else self.probabilities.argmax(axis=1)
 
 
-def measure(batches, extractor, max_samples=metrics.DEFAULT_MAX_SAMPLES, seed=0):
+def measure(batches, extractor, max_samples=metrics.DEFAULT_MAX_SAMPLES, seed=0,
+            halves=False):
     """Streams batches of images through `extractor`.
 
     Args:
         batches: an iterable of float32 image batches in [-1, 1].
         extractor: a `keras_gans.metrics.FeatureExtractor`.
         max_samples: feature vectors kept for KID.
-        seed: seed of the kept sample.
+        seed: seed of the kept sample and of the halves.
+        halves: also keep the statistics of two random halves of the images
+            (each batch shuffled, then dealt alternately), for `floor`.
 
     Returns:
         A `Measurement`.
     """
     statistics = metrics.FeatureStatistics(max_samples, seed=seed)
+    parts = (metrics.FeatureStatistics(2, seed=seed + 1),
+             metrics.FeatureStatistics(2, seed=seed + 2)) if halves else None
+    deal = np.random.default_rng(seed)
     probabilities = []
     for images in batches:
         features, logits = extractor(images)
+        if parts is not None:
+            order = deal.permutation(len(features))
+            first = (statistics.count + np.arange(len(features))) % 2 == 0
+            parts[0].update(features[order[first]])
+            parts[1].update(features[order[~first]])
         statistics.update(features)
         if logits is not None:
             probabilities.append(
                 scipy.special.softmax(logits.astype(np.float64), axis=1).astype(np.float32))
-    return Measurement(statistics, np.concatenate(probabilities) if probabilities else None)
+    return Measurement(statistics, np.concatenate(probabilities) if probabilities else None,
+                       parts)
+
+
+def floor(measurement):
+    """FID between two random halves of one set of real images.
+
+    It is what a generator that drew these very images would score in this
+    feature space with as many samples as half of them: the smallest FID
+    that means something, the noise of the measure itself. (KID needs no
+    floor: it is unbiased, and `kid_std` gives its noise.)
+
+    Args:
+        measurement: a `Measurement` made with `halves=True`.
+
+    Returns:
+        `{"fid_floor", "floor_n"}`: `fid_floor` is `None` where a half holds
+        fewer than 2 images; `floor_n` is the size of the smaller half.
+
+    Example:
+
+    ```python
+    real = measure(array_batches(images), extractor, halves=True)
+    floor(real)["fid_floor"]
+    ```
+    """
+    first, second = measurement.halves
+    n = min(first.count, second.count)
+    fid = metrics.fid_from_statistics(first, second) if n >= 2 else None
+    return {"fid_floor": fid, "floor_n": n}
 
 
 def array_batches(images, batch_size=500):
@@ -251,7 +354,7 @@ def generated_batches(generator, n, batch_size=500, seed=0, labels=None):
         yield generator.generate(count, labels=batch_labels, seed=int(batch_seed))
 
 
-def requested_labels(generator, n, reference):
+def labels_in_proportion(generator, n, reference):
     """The labels a conditional generator is asked for: the classes in the
     real images' proportions, interleaved (in turn when the classes are
     balanced), so that on imbalanced data such as emoji the samples are
@@ -314,8 +417,8 @@ class RealReference:
         num_classes: the dataset's class count, or `None`.
         coverage_classes: classes of the extractor's logits over which
             coverage is counted (`None`: no coverage).
-        info: `n_real`, `real_split`, `feature_space`, `dataset` (and
-            `style`) for the result.
+        info: `n_real`, `real_split`, `feature_space`, `fid_floor` and
+            `floor_n` (see `floor`), `dataset` (and `style`) for the result.
         label_shares: each class's share of the real images' labels, or
             `None` for unlabelled images.
     """
@@ -345,14 +448,15 @@ def measure_real(generator, dataset="fashion_mnist", data_dir=None, style="googl
     extractor = extractor or feature_extractor(features, dataset, data_dir,
                                                image_shape or real_images.image_shape)
     _check_image_shape(generator, real_images, extractor)
-    real = measure(array_batches(real_images.images, batch_size), extractor, seed=seed)
+    real = measure(array_batches(real_images.images, batch_size), extractor, seed=seed,
+                   halves=True)
     width = None if real.probabilities is None else real.probabilities.shape[1]
     coverage_classes = None
     if width is not None and extractor.name != INCEPTION_NAME and width == (
             real_images.num_classes or width):
         coverage_classes = width
     info = {"n_real": len(real_images.images), "real_split": real_split,
-            "feature_space": extractor.name, "dataset": dataset}
+            "feature_space": extractor.name, **floor(real), "dataset": dataset}
     if dataset == "emoji":
         info["style"] = style
     label_shares = None
@@ -390,7 +494,8 @@ def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=1000
             `features`.
         split: the real split, `"test"`, `"train"` or `"all"`; a folder
             without that split gives all its images.
-        features: `"classifier"`, `"inception"` or an extractor file; see
+        features: `"classifier"` (offline, for any folder),
+            `"self_supervised"`, `"inception"` or an extractor file; see
             `feature_extractor`.
 
     Returns:
@@ -399,8 +504,9 @@ def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=1000
         `classes_covered` (classes with at least 5% of the samples),
         `coverage_real` and `classes_covered_real` (the same for the real
         images), `cond_acc` (conditional generators only), `n`, `n_real`,
-        `real_split`, `feature_space`, `dataset` (and `style` for emoji).
-        Metrics the extractor cannot give are `None`.
+        `real_split`, `feature_space`, `fid_floor` and `floor_n` (the real
+        images' halves against each other, see `floor`), `dataset` (and
+        `style` for emoji). Metrics the extractor cannot give are `None`.
 
     Example:
 
@@ -414,7 +520,7 @@ def evaluate_generator(generator, dataset="fashion_mnist", data_dir=None, n=1000
     real_seed, fake_seed, kid_seed = _seeds(seed)
     reference = measure_real(generator, dataset, data_dir, style, split, features,
                              extractor, batch_size, real_seed)
-    labels = requested_labels(generator, n, reference)
+    labels = labels_in_proportion(generator, n, reference)
     fake = measure(generated_batches(generator, n, batch_size, fake_seed, labels),
                    reference.extractor, seed=fake_seed)
 
@@ -502,7 +608,7 @@ class FIDMonitor(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         _, fake_seed, kid_seed = _seeds(self.seed)
-        labels = requested_labels(self.model, self.n, self.reference)
+        labels = labels_in_proportion(self.model, self.n, self.reference)
         fake = measure(generated_batches(self.model, self.n, self.batch_size, fake_seed,
                                          labels),
                        self.reference.extractor, seed=fake_seed)
@@ -608,51 +714,107 @@ def _class_accuracy(measurement, labels):
     return float(np.mean(measurement.predicted_classes == labels))
 
 
-def _translation_extractor(features, domain, image_shape, extractor):
-    """The feature space of a translation's target `domain`: the emoji
-    classifier for emoji, else as `feature_extractor` gives for its folder."""
-    if extractor is not None:
-        return extractor
-    if domain.startswith("emoji:"):
+def _is_folder(domain):
+    return not domain.startswith(("emoji:", "tfds:")) and os.path.isdir(
+        os.path.expanduser(domain))
+
+
+def _domains_self_supervised(domain_a, domain_b, image_shape):
+    """An encoder learned without labels from both domains' training images."""
+    sides = ((domain_a, "A"), (domain_b, "B"))
+    fingerprint = "|".join(classifier.folder_fingerprint(domain, image_shape)
+                           if _is_folder(domain) else f"{domain}:{side}"
+                           for domain, side in sides)
+
+    def images():
+        return np.concatenate([
+            data.load_domain(domain, "train", side, image_shape[:2],
+                             channels=image_shape[2]).images for domain, side in sides])
+
+    return classifier.self_supervised_extractor(
+        images, fingerprint, f"{domain_a} and {domain_b}", image_shape,
+        label=f"{data.domain_name(domain_a)}_{data.domain_name(domain_b)}")
+
+
+def _translation_extractor(features, domain_a, domain_b, image_shape):
+    """The feature space of a translation: for `"classifier"`, the emoji
+    classifier for emoji, the class folders' classifier of a folder `domain_b`
+    that has them, else (saying so on stderr) the `"self_supervised"` space,
+    an encoder learned from both domains' images."""
+    if features == "self_supervised":
+        return _domains_self_supervised(domain_a, domain_b, image_shape)
+    if domain_b.startswith("emoji:"):
         return feature_extractor(features, "emoji", image_shape=image_shape)
-    folder = domain if os.path.isdir(os.path.expanduser(domain)) else None
-    return feature_extractor(features, data.domain_name(domain), folder, image_shape)
+    folder = domain_b if _is_folder(domain_b) else None
+    if features != "classifier":
+        return feature_extractor(features, data.domain_name(domain_b), folder, image_shape)
+    if folder is not None:
+        try:
+            return classifier.folder_classifier_extractor(folder, image_shape)
+        except classifier.NoClassFoldersError:
+            pass
+    print(f"{domain_b} has no class folders to train a classifier on, so the feature space "
+          "is an encoder learned from both domains' images without labels (features "
+          "'self_supervised'); features 'inception' gives the standard FID.", file=sys.stderr)
+    return _domains_self_supervised(domain_a, domain_b, image_shape)
+
+
+def _load_domain(domain, split, side, image_size, channels):
+    """A domain's images and the split they are: a folder without `split`
+    gives all its images, and the split is then `"all"`."""
+    if _is_folder(domain) and not _folder_has_split(domain, split):
+        return data.load_domain(domain, "train", side, image_size, channels=channels), "all"
+    return data.load_domain(domain, split, side, image_size, channels=channels), split
 
 
 def evaluate_translation(model, domain_a="emoji:google", domain_b="emoji:twitter",
                          split="test", features="classifier", extractor=None,
                          batch_size=256, seed=0):
-    """Measures an image-to-image model's translations both ways.
+    """Measures an image-to-image model's translations: both ways for a
+    `CycleGAN`, A to B for a `Pix2Pix`.
 
-    For each direction (`a2b`: G, `b2a`: F) and its target domain:
+    For each direction the model has (`a2b`: G, `b2a`: F) and its target domain:
 
     - `fid`, `kid`: the translations against the real images of the target
       domain, in the feature space `features` names (for emoji, the shipped
-      emoji classifier's, as `evaluate_generator` uses);
-    - `cycle_l1`: the mean L1 distance of the reconstructions F(G(a)) to a
-      (G(F(b)) to b), on [0, 1] pixels;
-    - where both domains name their images (the two emoji styles: the
-      held-out emoji drawn in both, matched by code point), `l1`, `ssim` and
-      `psnr` between each translation and the real image of the same thing
-      in the target domain, and `class_accuracy`, the share of translations
-      the category classifier puts in the source's category;
+      emoji classifier's, as `evaluate_generator` uses; for folders without
+      class folders, an encoder learned from both domains' images without
+      labels);
+    - `fid_floor`, `floor_n`: the target domain's real images, two random
+      halves against each other (see `floor`);
+    - `cycle_l1`, for a model that translates both ways: the mean L1
+      distance of the reconstructions F(G(a)) to a (G(F(b)) to b), on [0, 1]
+      pixels, which needs no feature space;
+    - where the domains pair their images (the two emoji styles: the
+      held-out emoji drawn in both, matched by code point; for a model
+      trained on pairs, its two folders, matched by file name, see
+      `keras_gans.data.load_pairs`), `l1`, `ssim` and `psnr` between each
+      translation and the real image of the same thing in the target domain,
+      and `class_accuracy`, the share of translations the category
+      classifier puts in the source's category (where the source has
+      categories);
     - each with a `_baseline`: the same measure with no translation, the
       source image itself in place of its translation.
 
     Args:
         model: an image-to-image model (`translate(images, direction)`,
-            `image_shape`), e.g. a `CycleGAN` or its preset.
+            `image_shape`, and `directions` unless it has both), e.g. a
+            `CycleGAN`, a `Pix2Pix` or their presets.
         domain_a, domain_b: the domains, as in `keras_gans.data.load_domain`.
-        split: `"test"` (held-out) or `"train"`.
-        features: `"classifier"`, `"inception"` or an extractor file; see
-            `feature_extractor`.
+        split: `"test"` (held-out) or `"train"`; a folder without that
+            split gives all its images.
+        features: `"classifier"`, `"self_supervised"`, `"inception"` or an
+            extractor file; see `feature_extractor`.
         extractor: a `keras_gans.metrics.FeatureExtractor`; overrides `features`.
         batch_size: images per call.
-        seed: seed of the KID subsets.
+        seed: seed of the KID subsets and the halves.
 
     Returns:
-        A JSON-ready dict: `{"a2b": {measure: value}, "b2a": {...}, "paired",
-        "n_a", "n_b", "split", "feature_space", "domain_a", "domain_b"}`.
+        A JSON-ready dict: `{"a2b": {measure: value}, "b2a": {...} (a model
+        translating both ways), "paired",
+        "n_a", "n_b", "split", "feature_space", "domain_a", "domain_b"}`;
+        `split` is the split read (`"all"` for folders without one, e.g.
+        `"test (A), all (B)"` where the domains differ).
 
     Example:
 
@@ -663,31 +825,43 @@ def evaluate_translation(model, domain_a="emoji:google", domain_b="emoji:twitter
     """
     image_shape = tuple(model.image_shape)
     size = image_shape[:2]
-    paired = domain_a.startswith("emoji:") and domain_b.startswith("emoji:")
+    directions = tuple(getattr(model, "directions", ("a2b", "b2a")))
+    emoji_pair = domain_a.startswith("emoji:") and domain_b.startswith("emoji:")
+    paired = emoji_pair or getattr(model, "task", None) == "paired"
     if paired:
         a, b = data.load_pairs(domain_a, domain_b, size, split, channels=image_shape[2])
+        split_a = split_b = (split if emoji_pair or _folder_has_split(domain_a, split)
+                             else "all")
     else:
-        a = data.load_domain(domain_a, split, "A", size, channels=image_shape[2])
-        b = data.load_domain(domain_b, split, "B", size, channels=image_shape[2])
-    extractor = _translation_extractor(features, domain_b, image_shape, extractor)
-    result = {"paired": paired, "n_a": len(a.images), "n_b": len(b.images), "split": split,
+        a, split_a = _load_domain(domain_a, split, "A", size, image_shape[2])
+        b, split_b = _load_domain(domain_b, split, "B", size, image_shape[2])
+    extractor = extractor or _translation_extractor(features, domain_a, domain_b, image_shape)
+    result = {"paired": paired, "n_a": len(a.images), "n_b": len(b.images),
+              "split": split_a if split_a == split_b else f"{split_a} (A), {split_b} (B)",
               "feature_space": extractor.name, "domain_a": domain_a, "domain_b": domain_b}
     for direction, source, target, back in (("a2b", a, b, "b2a"), ("b2a", b, a, "a2b")):
+        if direction not in directions:
+            continue
         translated = model.translate(source.images, direction, batch_size)
-        cycled = model.translate(translated, back, batch_size)
-        real = measure(array_batches(target.images, batch_size), extractor, seed=seed)
+        real = measure(array_batches(target.images, batch_size), extractor, seed=seed,
+                       halves=True)
         fake = measure(array_batches(translated, batch_size), extractor, seed=seed)
         untranslated = measure(array_batches(source.images, batch_size), extractor, seed=seed)
         scores = {name: value for name, value in compare(fake, real, seed=seed).items()
                   if name in ("fid", "kid")}
         scores.update({f"{name}_baseline": value for name, value in
                        compare(untranslated, real, seed=seed).items() if name in ("fid", "kid")})
-        scores["cycle_l1"] = paired_distances(cycled, source.images, batch_size)["l1"]
+        scores.update(floor(real))
+        if back in directions:
+            cycled = model.translate(translated, back, batch_size)
+            scores["cycle_l1"] = paired_distances(cycled, source.images, batch_size)["l1"]
         if paired:
             scores.update(paired_distances(translated, target.images, batch_size))
             scores.update({f"{name}_baseline": value for name, value in
                            paired_distances(source.images, target.images, batch_size).items()})
-            scores["class_accuracy"] = _class_accuracy(fake, source.labels)
-            scores["class_accuracy_baseline"] = _class_accuracy(untranslated, source.labels)
+            if source.labels is not None:
+                scores["class_accuracy"] = _class_accuracy(fake, source.labels)
+                scores["class_accuracy_baseline"] = _class_accuracy(untranslated,
+                                                                    source.labels)
         result[direction] = scores
     return result

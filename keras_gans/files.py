@@ -1,13 +1,21 @@
-"""Atomic writes: a crash mid-write leaves the previous version whole. And
-`printable`, for file names in what keras-gans prints."""
+"""Atomic writes: a crash mid-write leaves the previous version whole;
+`printable`, for file names in what keras-gans prints; and reading the JSON
+files of presets and exports, without Keras (`keras-gans list` reads them).
+"""
 
 import contextlib
 import ctypes
 import errno
 import glob
+import json
 import os
 import shutil
 import tempfile
+
+# The files of a preset directory (and `metadata.json` of an export).
+METADATA_FILE = "metadata.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
 
 
 def printable(text):
@@ -99,3 +107,37 @@ def save_model_atomically(model, path):
     """`model.save(path)` through a temporary file and an atomic rename."""
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def is_preset(path):
+    return os.path.isfile(os.path.join(path, CONFIG_FILE))
+
+
+def read_json_object(path):
+    """The JSON object in file `path`, as a dict.
+
+    Raises:
+        ValueError: naming the file, when it is not readable or not a JSON object.
+    """
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not readable JSON ({error}).") from None
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        raise ValueError(f"{path} holds {kind.get(type(value), 'a number')}, not a JSON "
+                         "object.")
+    return value
+
+
+def read_metadata(path):
+    """The `metadata.json` in directory `path` as a dict; `{}` if there is none.
+
+    Raises:
+        ValueError: naming the file, when it is not a JSON object.
+    """
+    metadata_path = os.path.join(path, METADATA_FILE)
+    if not os.path.lexists(metadata_path):
+        return {}
+    return read_json_object(metadata_path)

@@ -154,14 +154,13 @@ def fastest_settings(path=CPUINFO, has_gpu=False):
     the rule `keras-gans train` falls back on where it does not probe
     (`choose_speed`), for resumed runs and on GPUs.
 
-    DCGAN at batch 64 (`benchmarks/throughput.py`, README's Performance
-    section): on CPUs that compute bfloat16 natively, `mixed_bfloat16` was
-    1.18x (Xeon with AMX) and 1.23x (AMD EPYC with AVX512-BF16) faster than
-    float32 and XLA slower (0.72x); on a Xeon with AVX512-BF16 but no AMX,
-    bfloat16 (0.67x) and XLA (0.80x) were both slower; on an AMD EPYC with
-    AVX2 only, bfloat16 was emulated (0.13x) and XLA 1.97x faster. CPUs of
-    other kinds get the last rule. GPUs were not measured: float32 without
-    XLA.
+    The rules follow DCGAN's measured speeds on each CPU kind
+    (`benchmarks/throughput.py`; the docs' Performance guide has the
+    table): `mixed_bfloat16` without XLA where the CPU computes bfloat16
+    natively and it ran faster (Xeon with AMX, AMD EPYC with AVX512-BF16),
+    float32 without XLA on a Xeon with AVX512-BF16 but no AMX, float32 with
+    XLA on an AVX2-only CPU and on CPUs of other kinds. GPUs: float32
+    without XLA.
 
     Unlike `compile(jit_compile="auto")`, which Keras resolves to no XLA on
     every CPU-only machine, this may choose XLA on a CPU.

@@ -14,7 +14,7 @@ A preset is a directory written by `model.save_to_preset(directory)` (see
 import os
 import warnings
 
-from keras_gans.saving import is_preset, load_export, load_preset, read_metadata
+from keras_gans.files import is_preset, read_metadata
 
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 
@@ -103,5 +103,8 @@ def load_pretrained(name, trust=False):
     images = gan.generate(16, seed=0)  # (16, 28, 28, 1) in [-1, 1]
     ```
     """
+    from keras_gans import saving
+
     path = pretrained_path(name)
-    return load_preset(path) if is_preset(path) else load_export(path, trust=trust)
+    return saving.load_preset(path) if is_preset(path) else saving.load_export(path,
+                                                                               trust=trust)

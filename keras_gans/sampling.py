@@ -142,8 +142,9 @@ def unit_range_batch(images, image_shape):
     return images
 
 
-def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
-    """Yields the images of `generator.generate(n, seed=seed, labels=labels)`
+def sample_batches(generator, n, seed=None, labels=None, batch_size=None, truncation=None):
+    """Yields the images of `generator.generate(n, seed=seed, labels=labels,
+    truncation=truncation)`
     `batch_size` at a time, drawn from one noise stream, so that memory stays
     bounded whatever `n`.
 
@@ -156,6 +157,7 @@ def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
         labels: for conditional generators, `None` (the classes in turn), one
             label for all, or one per image.
         batch_size: images per batch (default `SAMPLE_BATCH_SIZE`).
+        truncation: psi in [0, 1], as in `keras_gans.latent.truncate`.
 
     Example:
 
@@ -164,7 +166,10 @@ def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
         ...  # (up to 1000, H, W, C) in [-1, 1]
     ```
     """
+    from keras_gans.latent import check_truncation, truncate
+
     n = check_count(n)
+    truncation = check_truncation(truncation)
     batch_size = batch_size or SAMPLE_BATCH_SIZE
     if labels is not None:
         labels = np.atleast_1d(np.asarray(labels, dtype=object))
@@ -174,7 +179,7 @@ def sample_batches(generator, n, seed=None, labels=None, batch_size=None):
     rng = np.random.default_rng(seed)
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
-        z = rng.standard_normal((count, generator.latent_dim)).astype(np.float32)
+        z = truncate(rng.standard_normal((count, generator.latent_dim)), truncation)
         if labels is None:
             batch_labels = (np.arange(start, start + count) % generator.num_classes
                             if generator.conditional else None)
@@ -192,24 +197,26 @@ def sample_file_name(index, n):
     return f"{index:0{max(6, len(str(n - 1)))}d}.png"
 
 
-def write_samples(generator, n, directory, seed=None, labels=None, progress=None):
+def write_samples(generator, n, directory, seed=None, labels=None, progress=None,
+                  truncation=None):
     """Writes `n` generated images as PNG files `000000.png`, `000001.png`, ...
     in `directory`, `SAMPLE_BATCH_SIZE` at a time.
 
-    The files are the images of `generator.generate(n, seed=seed, labels=labels)`.
+    The files are the images of `generator.generate(n, seed=seed, labels=labels,
+    truncation=truncation)`.
     They are written to a directory beside `directory` that replaces it once
     whole (`keras_gans.files.atomic_path`), so an interrupted run leaves
     `directory` as it was.
 
     Args:
-        generator, n, seed, labels: as for `sample_batches`.
+        generator, n, seed, labels, truncation: as for `sample_batches`.
         directory: the output directory; replaced if it exists.
         progress: called with the number of images written after each batch.
     """
     with atomic_path(directory) as tmp:
         os.makedirs(tmp)
         written = 0
-        for images in sample_batches(generator, n, seed, labels):
+        for images in sample_batches(generator, n, seed, labels, truncation=truncation):
             for image in to_uint8(images):
                 Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
                     os.path.join(tmp, sample_file_name(written, n)))

@@ -32,8 +32,17 @@ import zipfile
 import keras
 import numpy as np
 
-from keras_gans.files import atomic_path
+from keras_gans.files import (
+    CONFIG_FILE,
+    METADATA_FILE,
+    WEIGHTS_FILE,
+    atomic_path,
+    is_preset,
+    read_json_object,
+    read_metadata,
+)
 from keras_gans.hardware import require_tensorflow
+from keras_gans.latent import truncate
 from keras_gans.sampling import (
     check_count,
     latent_noise,
@@ -42,9 +51,6 @@ from keras_gans.sampling import (
     unit_range_batch,
 )
 
-METADATA_FILE = "metadata.json"
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
 SAMPLES_FILE = "samples.png"
 
 
@@ -126,10 +132,6 @@ def save_preset(model, directory, metadata=None, include_optimizer=False, extras
         })
         if extras is not None:
             extras(tmp)
-
-
-def is_preset(path):
-    return os.path.isfile(os.path.join(path, CONFIG_FILE))
 
 
 def load_preset(path):
@@ -221,36 +223,6 @@ def export_endpoint(model, path, serve, inputs, metadata):
 def write_metadata(directory, metadata):
     with open(os.path.join(directory, METADATA_FILE), "w") as f:
         json.dump(metadata, f, indent=2)
-
-
-def read_json_object(path):
-    """The JSON object in file `path`, as a dict.
-
-    Raises:
-        ValueError: naming the file, when it is not readable or not a JSON object.
-    """
-    try:
-        with open(path) as f:
-            value = json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not readable JSON ({error}).") from None
-    if not isinstance(value, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-        raise ValueError(f"{path} holds {kind.get(type(value), 'a number')}, not a JSON "
-                         "object.")
-    return value
-
-
-def read_metadata(path):
-    """The `metadata.json` in directory `path` as a dict; `{}` if there is none.
-
-    Raises:
-        ValueError: naming the file, when it is not a JSON object.
-    """
-    metadata_path = os.path.join(path, METADATA_FILE)
-    if not os.path.lexists(metadata_path):
-        return {}
-    return read_json_object(metadata_path)
 
 
 # The op types a generator export may run: those in the exports of every
@@ -480,7 +452,7 @@ class ExportedGenerator:
             return None
         return requested_labels(labels, n, self.num_classes, self.class_names)
 
-    def generate(self, n, labels=None, seed=None, batch_size=256):
+    def generate(self, n, labels=None, seed=None, batch_size=256, truncation=None):
         """Generates `n` images in [-1, 1] as float32 numpy `(n, H, W, C)`.
 
         Args:
@@ -488,10 +460,14 @@ class ExportedGenerator:
             labels: for conditional generators, one class per image or one for
                 all; `None` cycles through the classes.
             seed: integer seed for repeatable samples.
+            batch_size: images per call of the signature.
+            truncation: psi in [0, 1]: z is pulled toward the mean latent (0),
+                as `keras_gans.latent.truncate` explains; 0 gives the mean
+                latent's image, 1 (or `None`) none.
         """
         n = check_count(n, self.image_shape)
-        return self.generate_from(latent_noise(n, self.latent_dim, seed),
-                                  self.sampling_labels(n, labels), batch_size)
+        z = truncate(latent_noise(n, self.latent_dim, seed), truncation)
+        return self.generate_from(z, self.sampling_labels(n, labels), batch_size)
 
     def generate_from(self, z, labels=None, batch_size=256):
         """The images of numpy latent vectors `z` (and one label per vector)."""

@@ -54,7 +54,7 @@ def test_diff_augment_is_differentiable(policy):
 
 
 def test_gradient_flows_through_augmentation_to_a_generator():
-    generator = keras_gans.models.networks.conv_generator((16, 16, 1), latent_dim=8)
+    generator = keras_gans.networks.DCGANGenerator((16, 16, 1), latent_dim=8)
     z = tf.random.normal((4, 8), seed=0)
     with tf.GradientTape() as tape:
         images = generator(z, training=True)

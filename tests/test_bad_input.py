@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import keras_gans
 from keras_gans import data
-from keras_gans.models.networks import mlp_discriminator, mlp_generator
+from keras_gans.networks import MLPDiscriminator, MLPGenerator
 from keras_gans.saving import export_generator, load_gan, load_generator
 
 LATENT_DIM = 8
@@ -33,8 +33,8 @@ def cgan():
 
 
 def small_gan(generator=None):
-    generator = generator or mlp_generator(latent_dim=LATENT_DIM, units=(16,))
-    model = keras_gans.GAN(generator, mlp_discriminator(units=(16,), dropout=0), seed=0)
+    generator = generator or MLPGenerator(latent_dim=LATENT_DIM, units=(16,))
+    model = keras_gans.GAN(generator, MLPDiscriminator(units=(16,), dropout=0), seed=0)
     model.compile()
     return model
 
@@ -136,17 +136,23 @@ def test_xla_refuses_labels_out_of_range():
         model.fit(images, np.full(8, 42, "int32"), batch_size=8, verbose=0)
 
 
-def test_xla_warns_about_inputs_it_cannot_check():
+def test_xla_checks_a_pydataset_and_warns_about_inputs_it_cannot_check():
     class Batches(keras.utils.PyDataset):
         def __len__(self):
             return 1
 
         def __getitem__(self, index):
-            return np.zeros((8, 28, 28, 1), "float32")
+            return np.full((8, 28, 28, 1), 255.0, "float32")
 
     model = xla(small_gan())
-    with pytest.warns(UserWarning, match="not of Batches input"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Images must lie in \[-1, 1\]"):
         model.fit(Batches(), verbose=0)
+
+    def batches():
+        yield (np.zeros((8, 28, 28, 1), "float32"),)
+
+    with pytest.warns(UserWarning, match="not of generator input"):
+        model.fit(batches(), steps_per_epoch=1, verbose=0)
 
 
 def test_xla_trains_on_good_batches():
@@ -255,7 +261,7 @@ def test_load_gan_refuses_lambda_layers(tmp_path):
     """A `.keras` file whose Lambda layer would run code on loading is refused
     by `load_gan`; Keras' unsafe mode shows the code would have run."""
     marker = tmp_path / "lambda_ran"
-    base = mlp_generator(latent_dim=LATENT_DIM, units=(16,))
+    base = MLPGenerator(latent_dim=LATENT_DIM, units=(16,))
     payload = eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]")  # noqa: S307
     generator = keras.Model(base.input, keras.layers.Lambda(payload)(base.output),
                             name="generator")

@@ -16,10 +16,10 @@ import keras_gans
 from keras_gans import classifier, data, emoji, evaluation, saving
 from keras_gans.layers import ImagePool, swap_into_pool
 from keras_gans.losses import least_squares, mean_absolute_error
-from keras_gans.models.networks import (
+from keras_gans.networks.cyclegan import (
+    CycleGANGenerator,
+    PatchGANDiscriminator,
     instance_normalization,
-    patch_discriminator,
-    resnet_generator,
 )
 from keras_gans.schedules import ConstantThenLinearDecay
 
@@ -59,12 +59,12 @@ def trained():
 
 # ---------------------------------------------------------------- networks
 def test_networks_keep_the_image_shape_and_score_patches():
-    assert resnet_generator(SHAPE, 4, 1).output_shape == (None, *SHAPE)
-    assert patch_discriminator(SHAPE, 4).output_shape == (None, 2, 2, 1)
-    assert patch_discriminator((64, 64, 3), 4).output_shape == (None, 6, 6, 1)
+    assert CycleGANGenerator(SHAPE, 4, 1).output_shape == (None, *SHAPE)
+    assert PatchGANDiscriminator(SHAPE, 4).output_shape == (None, 2, 2, 1)
+    assert PatchGANDiscriminator((64, 64, 3), 4).output_shape == (None, 6, 6, 1)
     with pytest.raises(ValueError, match=r"square images of side 32, 64, 128, 256; got "
                                          r"\(48, 48, 3\)"):
-        resnet_generator((48, 48, 3))
+        CycleGANGenerator((48, 48, 3))
 
 
 def test_instance_normalisation_is_per_image_and_channel():

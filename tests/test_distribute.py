@@ -204,7 +204,7 @@ def test_every_worker_saves_a_loadable_model(multi_worker):
     lambda: keras_gans.SNGAN(width=4, seed=0),
     lambda: keras_gans.SNGAN(width=4, num_classes=3, seed=0),
     lambda: keras_gans.DCGAN(seed=0, spectral_norm=True),
-    lambda: keras_gans.ProGAN(final_image_shape=(28, 28, 1), fmap_max=8, seed=0),
+    lambda: keras_gans.ProGAN(image_shape=(28, 28, 1), fmap_max=8, seed=0),
     lambda: keras_gans.CycleGAN((32, 32, 3), generator_filters=4, residual_blocks=1,
                                 discriminator_filters=4, seed=0),
 ], ids=["sngan", "sngan-conditional", "dcgan-sn", "progan", "cyclegan"])

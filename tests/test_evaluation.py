@@ -19,7 +19,7 @@ pytestmark = requires_fashion_mnist
 
 RESULT_KEYS = {"fid", "kid", "kid_std", "is", "is_std", "coverage", "coverage_min",
                "classes_covered", "coverage_real", "classes_covered_real", "n", "n_real",
-               "real_split", "feature_space", "dataset"}
+               "real_split", "feature_space", "fid_floor", "floor_n", "dataset"}
 
 
 class RealImages:
@@ -109,16 +109,16 @@ def test_conditional_accuracy_of_a_perfect_and_an_untrained_conditional_model(ex
 def test_conditional_samples_are_asked_for_the_real_class_mix():
     model = types.SimpleNamespace(conditional=True, num_classes=10)
     balanced = evaluation.RealReference(None, None, 10, 10, {}, np.full(10, 0.1))
-    np.testing.assert_array_equal(evaluation.requested_labels(model, 23, balanced),
+    np.testing.assert_array_equal(evaluation.labels_in_proportion(model, 23, balanced),
                                   np.arange(23) % 10)
     shares = np.array([0.6, 0.3, 0.1] + [0.0] * 7)
     skewed = evaluation.RealReference(None, None, 10, 10, {}, shares)
-    labels = evaluation.requested_labels(model, 1000, skewed)
+    labels = evaluation.labels_in_proportion(model, 1000, skewed)
     assert np.bincount(labels, minlength=10).tolist() == [600, 300, 100] + [0] * 7
     # Interleaved: every tenth of the samples holds the same mix.
     assert np.bincount(labels[:100], minlength=3).tolist()[:3] == [60, 30, 10]
     unconditional = types.SimpleNamespace(conditional=False, num_classes=None)
-    assert evaluation.requested_labels(unconditional, 5, skewed) is None
+    assert evaluation.labels_in_proportion(unconditional, 5, skewed) is None
 
 
 def test_evaluate_an_export_matches_its_model(tmp_path, extractor):

@@ -22,7 +22,7 @@ from keras.src.utils.naming import to_snake_case
 import keras_gans
 from keras_gans.callbacks import GANCheckpoint, StopOnNonFinite
 from keras_gans.files import save_model_atomically
-from keras_gans.models.networks import mlp_discriminator, mlp_generator
+from keras_gans.networks import MLPDiscriminator, MLPGenerator
 from keras_gans.saving import export_generator, load_gan, load_generator
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -73,8 +73,8 @@ def all_finite(model):
 def small_gan(seed=0, **kwargs):
     """A GAN of two small MLPs: quick to build, train and save."""
     keras.utils.set_random_seed(seed)
-    model = keras_gans.GAN(mlp_generator(latent_dim=8, units=(16,)),
-                           mlp_discriminator(units=(16,), dropout=0),
+    model = keras_gans.GAN(MLPGenerator(latent_dim=8, units=(16,)),
+                           MLPDiscriminator(units=(16,), dropout=0),
                            seed=seed, **kwargs)
     model.compile(d_optimizer=keras.optimizers.SGD(0.01),
                   g_optimizer=keras.optimizers.SGD(0.01))

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from keras_gans import cli, hardware
+from keras_gans import cli, hardware, run
 
 AMD_AVX2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -65,7 +65,7 @@ def test_missing_cpuinfo_means_unknown(tmp_path):
 def test_cli_warns_when_bfloat16_would_be_emulated(monkeypatch, capsys, native, precision,
                                                    warned):
     monkeypatch.setattr(hardware, "cpu_has_native_bfloat16", lambda: native)
-    cli._warn_if_bfloat16_is_emulated(precision)
+    run.warn_if_bfloat16_is_emulated(precision)
     assert ("emulates bfloat16" in capsys.readouterr().err) == warned
 
 

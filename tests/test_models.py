@@ -394,8 +394,8 @@ def test_compile_rejects_bad_label_smoothing_and_loss():
 
 
 def test_conditional_model_needs_conditional_networks():
-    generator = keras_gans.models.networks.conv_generator()
-    discriminator = keras_gans.models.networks.conv_discriminator()
+    generator = keras_gans.networks.DCGANGenerator()
+    discriminator = keras_gans.networks.DCGANDiscriminator()
     with pytest.raises(ValueError, match=r"\[z, label\]"):
         keras_gans.ConditionalGAN(generator=generator, discriminator=discriminator)
 
@@ -403,4 +403,4 @@ def test_conditional_model_needs_conditional_networks():
 def test_variant_registry_names_every_class():
     assert keras_gans.get_variant("wgan-gp") is keras_gans.WGANGP
     assert set(keras_gans.VARIANTS) == {"vanilla", "dcgan", "cgan", "wgan", "wgan-gp",
-                                        "sngan", "progan", "cyclegan"}
+                                        "sngan", "progan", "cyclegan", "pix2pix"}

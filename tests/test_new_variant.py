@@ -1,4 +1,4 @@
-"""A new variant is its networks and its step: the README's relativistic
+"""A new variant is its networks and its step: the docs' relativistic
 average GAN trains, saves, reloads and refuses what it would ignore."""
 
 import keras
@@ -8,7 +8,7 @@ from conftest import batches
 from keras import ops
 
 import keras_gans
-from keras_gans.models.networks import conv_discriminator, conv_generator
+from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
 @keras.saving.register_keras_serializable(package="my_gans")
@@ -22,8 +22,8 @@ class RaGAN(keras_gans.NoiseToImage):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, **kwargs):
         super().__init__(
-            generator=generator or (lambda: conv_generator(image_shape, latent_dim)),
-            discriminator=discriminator or (lambda: conv_discriminator(image_shape)),
+            generator=generator or (lambda: DCGANGenerator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: DCGANDiscriminator(image_shape)),
             **kwargs)
 
     def train_step(self, data):

@@ -51,7 +51,7 @@ def test_float16_wraps_both_optimizers_in_loss_scaling(policy):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
 def test_gradient_penalty_is_float32_under_mixed_precision(policy):
-    critic = keras_gans.models.networks.conv_discriminator(normalization="layer")
+    critic = keras_gans.networks.DCGANDiscriminator(normalization="layer")
     real = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     penalty = keras_gans.losses.gradient_penalty(
         lambda x: critic(x, training=True), real, -real, np.full((4, 1, 1, 1), 0.5, "float32"))

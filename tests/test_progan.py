@@ -28,7 +28,7 @@ from keras_gans.models.progan import GrowthSchedule, ProGAN, stage_resolutions
 
 # 4x4 -> 8x8 -> 16x16 with 16, 8 and 4 channels; stage 0 for 64 images, then
 # each stage fades in over 64 images and trains 64 more.
-TINY = dict(final_image_shape=(16, 16, 1), latent_dim=16, fmap_base=64, fmap_max=16,
+TINY = dict(image_shape=(16, 16, 1), latent_dim=16, fmap_base=64, fmap_max=16,
             fade_images=64, stable_images=64, batch_sizes={4: 16, 8: 16, 16: 8}, seed=0)
 
 
@@ -159,7 +159,7 @@ def test_each_stage_can_have_its_own_lengths():
     ({"batch_sizes": 6}, "The batch size 6 at 4x4 must split into n_critic=1 critic "
                          "minibatches that are multiples of mbstd_group_size=4"),
     ({"n_critic": 3}, "The batch size 16 at 4x4 must split into n_critic=3"),
-    ({"final_image_shape": (18, 18, 1)}, "Image size 18 is not a base of 3 to 7 doubled "
+    ({"image_shape": (18, 18, 1)}, "Image size 18 is not a base of 3 to 7 doubled "
                                          "at least once"),
     ({"fmap_max": 0}, "fmap_max must be a positive integer, got 0."),
 ])

@@ -22,7 +22,7 @@ from conftest import run_cli
 import keras_gans
 from keras_gans import callbacks, cli, files
 from keras_gans.callbacks import GANCheckpoint, StopOnNonFinite, StopOnSignal
-from keras_gans.models.networks import mlp_discriminator, mlp_generator
+from keras_gans.networks import MLPDiscriminator, MLPGenerator
 from keras_gans.saving import load_gan
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -304,8 +304,8 @@ def test_sigterm_mid_epoch_checkpoints_and_resumes_to_the_same_step_count(tmp_pa
 
 
 def test_second_signal_restores_the_default_action():
-    model = keras_gans.GAN(mlp_generator(latent_dim=8, units=(16,)),
-                           mlp_discriminator(units=(16,), dropout=0))
+    model = keras_gans.GAN(MLPGenerator(latent_dim=8, units=(16,)),
+                           MLPDiscriminator(units=(16,), dropout=0))
     stop = StopOnSignal()
     stop.set_model(model)
     previous = signal.getsignal(signal.SIGINT)
@@ -433,8 +433,8 @@ def test_a_saturated_generator_is_not_exported(tmp_path, tiny_npz, capsys):
 
 def small_gan(optimizer=keras.optimizers.Adam):
     keras.utils.set_random_seed(0)
-    model = keras_gans.GAN(mlp_generator(latent_dim=8, units=(16,)),
-                           mlp_discriminator(units=(16,), dropout=0), seed=0)
+    model = keras_gans.GAN(MLPGenerator(latent_dim=8, units=(16,)),
+                           MLPDiscriminator(units=(16,), dropout=0), seed=0)
     model.compile(d_optimizer=optimizer(1e-3), g_optimizer=optimizer(1e-3))
     return model
 

@@ -12,13 +12,13 @@ from conftest import batches, max_abs_difference, requires_fashion_mnist, run_cl
 import keras_gans
 from keras_gans import saving
 from keras_gans.layers import SpectralNormalization
-from keras_gans.resnet import (
+from keras_gans.networks import (
     ConditionalBatchNormalization,
     DiscriminatorBlock,
     GeneratorBlock,
     OptimizedDiscriminatorBlock,
-    resnet_discriminator,
-    resnet_generator,
+    SNGANDiscriminator,
+    SNGANGenerator,
 )
 
 
@@ -162,8 +162,8 @@ def test_spectral_normalisation_keeps_sigma_in_float32_under_mixed_precision():
 def test_builders_follow_the_reference_networks(size, projected, generator_maps,
                                                 discriminator_maps):
     image_shape = (size, size, 3)
-    generator = resnet_generator(image_shape, latent_dim=8, width=4)
-    discriminator = resnet_discriminator(image_shape, width=4)
+    generator = SNGANGenerator(image_shape, latent_dim=8, width=4)
+    discriminator = SNGANDiscriminator(image_shape, width=4)
     assert generator.output.shape == (None, *image_shape)
     assert discriminator.output.shape == (None, 1)
     assert [layer.output.shape[1:] for layer in generator.layers
@@ -176,15 +176,15 @@ def test_builders_follow_the_reference_networks(size, projected, generator_maps,
 
 @pytest.mark.parametrize("image_shape", [(24, 24, 1), (28, 28, 2), (32, 16, 3), (4, 4, 1)])
 def test_builders_refuse_other_sizes_in_one_line(image_shape):
-    for build in (lambda: resnet_generator(image_shape, 8, 4),
-                  lambda: resnet_discriminator(image_shape, 4)):
+    for build in (lambda: SNGANGenerator(image_shape, 8, 4),
+                  lambda: SNGANDiscriminator(image_shape, 4)):
         with pytest.raises(ValueError, match=r"4 \* 2\*\*k or 7 \* 2\*\*k") as error:
             build()
         assert "\n" not in str(error.value)
 
 
 def test_projection_discriminator_scores_image_and_class():
-    discriminator = resnet_discriminator((8, 8, 1), width=4, num_classes=3)
+    discriminator = SNGANDiscriminator((8, 8, 1), width=4, num_classes=3)
     images = tf.random.normal((5, 8, 8, 1), seed=2)
     scores = {label: discriminator([images, tf.fill((5,), label)], training=True)
               for label in range(3)}
@@ -318,7 +318,7 @@ def test_unconditional_export_serves_z_alone(trained, tmp_path):
     ({"n_critic": 0}, "n_critic must be at least 1, got 0"),
     ({"num_classes": 1}, "num_classes must be at least 2, got 1"),
     ({"class_names": ["a", "b"]}, "2 class_names for num_classes=None"),
-    ({"num_classes": 3, "generator": lambda: resnet_generator((8, 8, 1), 8, 4)},
+    ({"num_classes": 3, "generator": lambda: SNGANGenerator((8, 8, 1), 8, 4)},
      r"generator must take \[z, label\]"),
     ({"spectral_norm": True}, "SNGAN does not support spectral_norm"),
 ])

@@ -62,7 +62,7 @@ def test_feature_matching_loss_is_squared_distance_of_feature_means():
 def test_feature_matching_needs_a_features_layer():
     inputs = keras.Input((28, 28, 1))
     plain = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
-    gan = keras_gans.GAN(keras_gans.models.networks.conv_generator(), plain)
+    gan = keras_gans.GAN(keras_gans.networks.DCGANGenerator(), plain)
     with pytest.raises(ValueError, match="'features'"):
         gan.compile(feature_matching=True)
 

@@ -19,7 +19,7 @@ import keras_gans
 from keras_gans import sampling, saving
 from keras_gans.data import to_uint8
 from keras_gans.models import VARIANTS
-from keras_gans.models.networks import conv_discriminator
+from keras_gans.networks import DCGANDiscriminator
 
 IMAGE_SHAPE = (16, 16, 1)
 LATENT_DIM = 8
@@ -322,7 +322,7 @@ def test_a_generator_of_other_keras_layers_passes(tmp_path):
     x = layers.Conv2D(8, 1, activation="elu")(x)
     x = layers.Multiply()([x, layers.Activation("sigmoid")(x)])
     x = layers.Conv2D(1, 3, padding="same", activation="tanh")(layers.ReLU(6.0)(x))
-    model = keras_gans.GAN(keras.Model(z, x), conv_discriminator(IMAGE_SHAPE), seed=0)
+    model = keras_gans.GAN(keras.Model(z, x), DCGANDiscriminator(IMAGE_SHAPE), seed=0)
     model.export(str(tmp_path / "export"))
     saving.check_generator_graph(str(tmp_path / "export"))
 

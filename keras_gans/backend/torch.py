@@ -14,6 +14,11 @@ from keras import ops
 
 from keras_gans.backend.common import check_now
 
+# `minimize` takes several gradients through one graph (`retain_graph`),
+# which a `torch.compile`d backward that donates its buffers refuses
+# (`jit_compile=True` on PyTorch).
+torch._functorch.config.donated_buffer = False
+
 
 def train_step(step):
     """`step` itself: Keras' PyTorch trainer calls `train_step(data)`."""

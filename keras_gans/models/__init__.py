@@ -2,10 +2,12 @@
 
 - `adversarial.AdversarialModel`: the game layer, any number of players;
 - `noise_to_image.NoiseToImage`: the task layer of GANs from noise;
-- `image_to_image.ImageToImage`: the task layer of translators between domains;
+- `image_to_image.ImageToImage`, `image_to_image.PairedImageToImage`: the
+  task layers of translators between domains, from unpaired collections and
+  from aligned pairs;
 - `gan`, `dcgan`, `vanilla`, `conditional`, `wgan`, `wgan_gp`, `sngan`,
-  `progan`, `cyclegan`: the variants;
-- `networks`: the generator and discriminator builders they use.
+  `progan`, `cyclegan`, `pix2pix`: the variants, which build their players from
+  `keras_gans.networks`.
 """
 
 from keras_gans import schedules  # registers the learning-rate schedules for loading
@@ -14,8 +16,9 @@ from keras_gans.models.conditional import ConditionalGAN
 from keras_gans.models.cyclegan import CycleGAN
 from keras_gans.models.dcgan import DCGAN
 from keras_gans.models.gan import GAN
-from keras_gans.models.image_to_image import ImageToImage
+from keras_gans.models.image_to_image import ImageToImage, PairedImageToImage
 from keras_gans.models.noise_to_image import NoiseToImage
+from keras_gans.models.pix2pix import Pix2Pix
 from keras_gans.models.progan import ProGAN
 from keras_gans.models.sngan import SNGAN
 from keras_gans.models.vanilla import VanillaGAN
@@ -32,6 +35,7 @@ VARIANTS = {
     "sngan": SNGAN,
     "progan": ProGAN,
     "cyclegan": CycleGAN,
+    "pix2pix": Pix2Pix,
 }
 
 

@@ -35,7 +35,7 @@ from keras import ops
 from keras_gans import backend, pretrained, saving
 
 # Constructor arguments every game takes, besides its variant's own.
-GAME_ARGUMENTS = ("name", "seed", "ema_decay", "historical_averaging")
+GAME_ARGUMENTS = ("name", "seed", "ema_decay", "historical_averaging", "frozen_blocks")
 # Keyword arguments that `keras.Model` itself takes.
 KERAS_ARGUMENTS = ("name", "trainable", "dtype")
 
@@ -45,6 +45,31 @@ def constructor_parameters(cls):
     return [parameter.name
             for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]
             if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)]
+
+
+def network_blocks(network):
+    """A network's blocks from its input on: lists of layers, each a layer
+    with weights followed by the normalisation and weightless layers after
+    it (`AdversarialModel.freeze_blocks`)."""
+    normalizations = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
+                      keras.layers.GroupNormalization)
+    blocks = []
+    for layer in _leaf_layers(network):
+        if isinstance(layer, keras.layers.Embedding):
+            continue
+        if blocks and (not layer.weights or isinstance(layer, normalizations)):
+            blocks[-1].append(layer)
+        elif layer.weights:
+            blocks.append([layer])
+    return blocks
+
+
+def _leaf_layers(network):
+    for layer in network.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
 
 
 def constructor_defaults(cls):
@@ -160,6 +185,14 @@ class AdversarialModel(keras.Model):
     averaged_players = ()
     supported_options = frozenset()
     tracker_names = ()
+    # What a training run (`keras_gans.run`) needs to know of the variant:
+    # its task layer's name, whether it takes class labels ("never",
+    # "optional" with `num_classes`, "always"), and whether it trains a
+    # growing schedule.
+    task = None
+    label_conditioning = "never"
+    grows = False
+    conditional = False
 
     def __init_subclass__(cls, **kwargs):
         # The step a variant writes, as the backend's trainer calls it and
@@ -169,7 +202,7 @@ class AdversarialModel(keras.Model):
             cls.train_step = backend.train_step(_then_after_step(vars(cls)["train_step"]))
 
     def __init__(self, networks, seed=None, ema_decay=None, historical_averaging=0.0,
-                 **kwargs):
+                 frozen_blocks=None, **kwargs):
         unsupported = sorted(set(kwargs) - set(KERAS_ARGUMENTS))
         if unsupported:
             raise ValueError(f"{type(self).__name__} does not support {unsupported[0]}.")
@@ -186,6 +219,9 @@ class AdversarialModel(keras.Model):
                 raise TypeError(f"The {name} must be a keras.Model instance, got "
                                 f"{type(network).__name__}.")
             setattr(self, name, network)
+        self.frozen_blocks = {}
+        for name, count in (frozen_blocks or {}).items():
+            self.freeze_blocks(name, count)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(
             seed if seed is not None else np.random.randint(2**31 - 1))
@@ -211,6 +247,37 @@ class AdversarialModel(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracker_names}
         self.frozen_players = frozenset()
         self.built = True
+
+    def freeze_blocks(self, player, count):
+        """Freezes the first `count` blocks of a player's network, those
+        nearest its input (FreezeD, Mo et al. 2020, freezes the
+        discriminator's when fine-tuning). A block is a layer with weights
+        and the normalisation and weightless layers after it; embeddings are
+        not blocks. Call it before `compile`; the model's config keeps it.
+
+        Args:
+            player: e.g. `"discriminator"`.
+            count: how many blocks, at least 1 and fewer than the network has.
+
+        Example:
+
+        ```python
+        gan = keras_gans.DCGAN.from_preset("dcgan_fashion_mnist")
+        gan.freeze_blocks("discriminator", 2)
+        gan.compile()
+        ```
+        """
+        if player not in self.players:
+            raise ValueError(f"{type(self).__name__} has no player {player!r}; its players "
+                             f"are {', '.join(self.players)}.")
+        blocks = network_blocks(getattr(self, player))
+        if not 1 <= int(count) < len(blocks):
+            raise ValueError(f"The {player} has {len(blocks)} blocks: freeze 1 to "
+                             f"{len(blocks) - 1} of them, not {count}.")
+        for block in blocks[:int(count)]:
+            for layer in block:
+                layer.trainable = False
+        self.frozen_blocks[player] = int(count)
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizers, options, **kwargs):
@@ -254,6 +321,17 @@ class AdversarialModel(keras.Model):
         for name, prefix in cls.players.items():
             groups.setdefault(prefix, []).append(name)
         return groups
+
+    @classmethod
+    def minibatches_per_step(cls, options):
+        """How many minibatches of real images one step reads, given the
+        constructor `options` (a critic game reads `n_critic`)."""
+        return 1
+
+    def same_option(self, option, value):
+        """Whether `value` gives this model's `option` in another notation
+        than its config's (a run resuming the model accepts it)."""
+        return False
 
     @classmethod
     def check_supported(cls, options):
@@ -466,7 +544,7 @@ class AdversarialModel(keras.Model):
         (Keras would warn that it ignores `shuffle=True`, or reorder batches).
         Where the step's input checks cannot run (XLA drops assertions; JAX
         traces the step) they run on the input instead: mapped over a
-        `tf.data.Dataset` on TensorFlow, or once over in-memory arrays."""
+        `tf.data.Dataset` or a `PyDataset`, or once over in-memory arrays."""
         shuffle_given = "shuffle" in kwargs or len(args) >= 7  # fit's 9th argument
         shuffles_itself = backend.is_dataset(x) or isinstance(x, keras.utils.PyDataset)
         if x is not None and shuffles_itself and not shuffle_given:
@@ -477,10 +555,15 @@ class AdversarialModel(keras.Model):
             elif backend.is_dataset(x):
                 x = backend.map_dataset(
                     x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
+            elif isinstance(x, keras.utils.PyDataset):
+                from keras_gans.data import MappedBatches
+
+                x = MappedBatches(
+                    x, lambda *batch: self.check_batch(batch if len(batch) > 1 else batch[0]))
             elif backend.NAME == "tensorflow":
                 warnings.warn(
                     f"Under jit_compile, {type(self).__name__}.fit checks the input of a "
-                    "tf.data.Dataset or of arrays only, not of "
+                    "tf.data.Dataset, a PyDataset or arrays only, not of "
                     f"{type(x).__name__} input (XLA ignores the step's assertions).",
                     stacklevel=2)
         return super().fit(x, y, *args, **kwargs)
@@ -544,12 +627,23 @@ class AdversarialModel(keras.Model):
 
     # --------------------------------------------------------------- saving
     SEED_STATE_KEY = "seed_generator_state"
+    LAYER_SEED_STATE_KEY = "layer_seed_generator_state"
+
+    def _layer_seed_generators(self):
+        """The noise generators of the players' layers (e.g. Dropout's)."""
+        return [layer.seed_generator for player in self.players
+                for layer in _leaf_layers(getattr(self, player))
+                if isinstance(getattr(layer, "seed_generator", None),
+                              keras.random.SeedGenerator)]
 
     def save_own_variables(self, store):
-        # Keras saves no SeedGenerator state; the noise stream is part of a
-        # game's training state, so save it too.
+        # Keras saves no SeedGenerator state; the noise streams (the game's
+        # and its layers', e.g. Dropout's) are part of its training state.
         super().save_own_variables(store)
         store[self.SEED_STATE_KEY] = ops.convert_to_numpy(self.seed_generator.state.value)
+        for index, generator in enumerate(self._layer_seed_generators()):
+            store[f"{self.LAYER_SEED_STATE_KEY}_{index}"] = ops.convert_to_numpy(
+                generator.state.value)
 
     def load_own_variables(self, store):
         keys = list(store.keys())
@@ -560,8 +654,13 @@ class AdversarialModel(keras.Model):
                           f"generator: its noise starts again from seed {self.seed}, so "
                           "generate() without a seed, and training it further, draw other "
                           "noise than the saved model would have.", stacklevel=2)
+        for index, generator in enumerate(self._layer_seed_generators()):
+            key = f"{self.LAYER_SEED_STATE_KEY}_{index}"
+            if key in keys:  # a file from before 0.3 holds none
+                generator.state.assign(store[key][...])
         super().load_own_variables(
-            {key: store[key] for key in keys if key != self.SEED_STATE_KEY})
+            {key: store[key] for key in keys if key != self.SEED_STATE_KEY
+             and not key.startswith(self.LAYER_SEED_STATE_KEY)})
 
     def get_config(self):
         """The constructor's arguments: hyperparameters, and the players the

@@ -3,7 +3,7 @@
 import keras
 
 from keras_gans.models.gan import GAN
-from keras_gans.models.networks import conv_discriminator, conv_generator
+from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -43,6 +43,7 @@ class ConditionalGAN(GAN):
 
     presets = {"cgan_fashion_mnist": "Fashion-MNIST; generator trained 8 epochs (EMA), "
                                      "discriminator untrained"}
+    label_conditioning = "always"
 
     def __init__(self, num_classes=10, image_shape=(28, 28, 1), latent_dim=100,
                  generator=None, discriminator=None, spectral_norm=False,
@@ -52,9 +53,9 @@ class ConditionalGAN(GAN):
         if class_names is not None and len(class_names) != int(num_classes):
             raise ValueError(f"{len(class_names)} class_names for {num_classes} classes.")
         super().__init__(
-            generator=generator or (lambda: conv_generator(
+            generator=generator or (lambda: DCGANGenerator(
                 image_shape, latent_dim, num_classes=num_classes)),
-            discriminator=discriminator or (lambda: conv_discriminator(
+            discriminator=discriminator or (lambda: DCGANDiscriminator(
                 image_shape, normalization=None if spectral_norm else "batch",
                 spectral_norm=spectral_norm, minibatch_stddev=minibatch_stddev,
                 num_classes=num_classes)),

@@ -5,7 +5,11 @@ import keras
 from keras_gans.layers import ImagePool
 from keras_gans.losses import least_squares, mean_absolute_error
 from keras_gans.models.image_to_image import ImageToImage
-from keras_gans.models.networks import patch_discriminator, resnet_generator, translation_sizes
+from keras_gans.networks.cyclegan import (
+    CycleGANGenerator,
+    PatchGANDiscriminator,
+    translation_sizes,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -33,7 +37,7 @@ class CycleGAN(ImageToImage):
     one forward pass; since the discriminators judge translations made
     before the generators' step, this is the paper's alternating update.
 
-    Networks (`keras_gans.models.networks`): the ResNet generator and the
+    Networks (`keras_gans.networks.cyclegan`): the ResNet generator and the
     70x70 PatchGAN discriminator with instance normalisation, sized by the
     image side (`TRANSLATION_SIZES`): 9 residual blocks of 64 filters at
     256 pixels and 6 at 128, as in the paper; 6 blocks at half width (32
@@ -81,11 +85,11 @@ class CycleGAN(ImageToImage):
         discriminator_filters = int(discriminator_filters or default_d_filters)
 
         def generator(name):
-            return lambda: resnet_generator(image_shape, generator_filters, residual_blocks,
-                                            name=name)
+            return lambda: CycleGANGenerator(image_shape, generator_filters, residual_blocks,
+                                             name=name)
 
         def discriminator(name):
-            return lambda: patch_discriminator(image_shape, discriminator_filters, name=name)
+            return lambda: PatchGANDiscriminator(image_shape, discriminator_filters, name=name)
 
         super().__init__(
             generator_a2b=generator_a2b or generator("generator_a2b"),

@@ -3,12 +3,12 @@
 import keras
 
 from keras_gans.models.gan import GAN
-from keras_gans.models.networks import conv_discriminator, conv_generator
+from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
 class DCGAN(GAN):
-    """The GAN game with the DCGAN networks of `keras_gans.models.networks`.
+    """The GAN game with the DCGAN networks of `keras_gans.networks.dcgan`.
 
     Args:
         image_shape: `(height, width, channels)`: 28x28x1, 32x32x3, 64x64x3...
@@ -38,8 +38,8 @@ class DCGAN(GAN):
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
                  **kwargs):
         super().__init__(
-            generator=generator or (lambda: conv_generator(image_shape, latent_dim)),
-            discriminator=discriminator or (lambda: conv_discriminator(
+            generator=generator or (lambda: DCGANGenerator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: DCGANDiscriminator(
                 image_shape, normalization=None if spectral_norm else "batch",
                 spectral_norm=spectral_norm, minibatch_stddev=minibatch_stddev)),
             **kwargs)

@@ -30,7 +30,8 @@ class GAN(NoiseToImage):
     tracker_names = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
     supported_options = frozenset({
         "loss", "label_smoothing", "instance_noise", "instance_noise_steps",
-        "diff_augment", "r1_weight", "feature_matching"})
+        "diff_augment", "r1_weight", "feature_matching", "ada", "ada_target", "ada_kimg",
+        "ada_interval"})
 
     def train_step(self, data):
         real_images, labels = self.unpack(data)

@@ -4,7 +4,7 @@
 players `generator` and `discriminator`, `latent_dim`, `sample_latent`,
 `generate(n)`, the SavedModel export with `serving_default(z[, label])`,
 the checks of a batch of images, and the stabilisers that act on what D sees
-(DiffAugment, instance noise, R1, feature matching).
+(DiffAugment, adaptive augmentation, instance noise, R1, feature matching).
 
 Conditioning is two hooks, `generator_inputs(z, labels)` and
 `discriminator_inputs(images, labels)`, with `check_labels`: they pass the
@@ -19,7 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gans import augment, backend, losses, plotting, saving
+from keras_gans import ada as adaptive
+from keras_gans import augment, backend, latent, losses, plotting, saving
 from keras_gans.models.adversarial import AdversarialModel
 from keras_gans.sampling import check_count, latent_noise, predict_in_batches, requested_labels
 
@@ -47,12 +48,16 @@ class NoiseToImage(AdversarialModel):
     """
 
     players = {"generator": "g", "discriminator": "d"}
+    task = "noise_to_image"
     averaged_players = ("generator",)
     default_loss = "non_saturating"
 
     def __init__(self, generator, discriminator, **kwargs):
         super().__init__({"generator": generator, "discriminator": discriminator}, **kwargs)
         self.discriminator_mixes_batch = _mixes_batch(self.discriminator)
+        # ADA's probability p and its running statistics, saved with the
+        # model whether `compile(ada=True)` uses them or not.
+        self.adaptive_augment = adaptive.AdaptiveAugment(name="adaptive_augment")
         _warn_if_probabilities(self.discriminator)
 
     # ------------------------------------------------------------------ shapes
@@ -79,7 +84,8 @@ class NoiseToImage(AdversarialModel):
     # ---------------------------------------------------------------- compile
     def compile(self, d_optimizer=None, g_optimizer=None, loss=None, label_smoothing=0.0,
                 instance_noise=0.0, instance_noise_steps=0, diff_augment=None,
-                r1_weight=0.0, feature_matching=False, **kwargs):
+                r1_weight=0.0, feature_matching=False, ada=False, ada_target=None,
+                ada_kimg=None, ada_interval=None, **kwargs):
         """Configures training. Options the variant does not support are errors.
 
         Args:
@@ -102,6 +108,24 @@ class NoiseToImage(AdversarialModel):
                 `gamma / 2 * R1` (Mescheder et al. 2018).
             feature_matching: train G to match the mean of D's `"features"`
                 layer on real and fake data (Salimans et al. 2016).
+            ada: adaptive discriminator augmentation (Karras et al. 2020):
+                every image D sees, real or fake, in both players'
+                objectives and in R1, passes through the "bgc" augmentations
+                of `keras_gans.ada`, each applied with a probability `p`
+                that rises while `r_t`, D's mean sign on the real images,
+                is above `ada_target` and falls while it is below. `p`
+                starts at 0, is logged as `ada_p` (with `ada_rt`, the last
+                interval's `r_t`) and saved with the model. Not with
+                `diff_augment`.
+            ada_target: the target of `r_t = E[sign(D(x) - t)]` over real
+                images, `t` the loss's decision threshold (0.6; for the
+                Wasserstein loss, whose scores have no fixed zero, `t` is
+                the minibatch's mean fake score).
+            ada_kimg: thousands of real images over which `p` can go from 0
+                to 1 (100, for runs of a few epochs; the paper's 500 is for
+                runs of millions of images).
+            ada_interval: discriminator minibatches between adjustments of
+                `p` (4).
             **kwargs: passed to `keras.Model.compile`, e.g.
                 `steps_per_execution`, `jit_compile`.
 
@@ -110,12 +134,19 @@ class NoiseToImage(AdversarialModel):
         ```python
         gan.compile(d_optimizer=keras.optimizers.Adam(4e-4),
                     g_optimizer=keras.optimizers.Adam(1e-4), loss="hinge")
+        gan.compile(ada=True)  # small datasets: p adapts, logged as ada_p
         ```
         """
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}.")
         adversarial_loss = losses.get(loss or self.default_loss)
         policy = augment.parse_policy(diff_augment)
+        ada_settings = {"ada_target": ada_target, "ada_kimg": ada_kimg,
+                        "ada_interval": ada_interval}
+        if ada:
+            defaults = {"ada_target": 0.6, "ada_kimg": 100.0, "ada_interval": 4}
+            ada_settings = {name: defaults[name] if value is None else value
+                            for name, value in ada_settings.items()}
         options = {
             "loss": None if loss is None else adversarial_loss.name,
             "label_smoothing": float(label_smoothing),
@@ -124,7 +155,15 @@ class NoiseToImage(AdversarialModel):
             "diff_augment": ",".join(policy) or None,
             "r1_weight": float(r1_weight),
             "feature_matching": bool(feature_matching),
+            "ada": bool(ada),
+            **ada_settings,
         }
+        if ada:
+            adaptive.check_channels(self.image_shape[-1])
+            pipe = self.adaptive_augment
+            pipe.configure(*ada_settings.values())
+            options.update(ada_target=pipe.target, ada_kimg=pipe.kimg,
+                           ada_interval=pipe.interval)
         super().compile({"discriminator": d_optimizer, "generator": g_optimizer}, options,
                         **kwargs)
         self.adversarial_loss = adversarial_loss
@@ -134,9 +173,22 @@ class NoiseToImage(AdversarialModel):
         self.instance_noise_steps = options["instance_noise_steps"]
         self.r1_weight = options["r1_weight"]
         self.feature_matching = options["feature_matching"]
+        self.ada = options["ada"]
         self.feature_extractor = None
         if self.feature_matching:
             self.feature_extractor = self._discriminator_features()
+
+    @classmethod
+    def check_supported(cls, options):
+        """Also refuses `ada` with `diff_augment`, and ADA's settings without `ada`."""
+        super().check_supported(options)
+        if options.get("ada") and options.get("diff_augment"):
+            raise ValueError("ada and diff_augment both augment what the discriminator sees: "
+                             "give one of them.")
+        for option in ("ada_target", "ada_kimg", "ada_interval"):
+            if options.get(option) is not None and not options.get("ada"):
+                raise ValueError(f"{option} is a setting of adaptive augmentation: give "
+                                 "ada=True too.")
 
     def default_optimizer(self):
         """Adam(2e-4, beta_1=0.5), the DCGAN settings (Radford et al. 2015)."""
@@ -234,9 +286,11 @@ class NoiseToImage(AdversarialModel):
 
     # ------------------------------------------------------ stabilisation
     def discriminator_view(self, images):
-        """What D sees of a batch: DiffAugment and instance noise, if on."""
+        """What D sees of a batch: DiffAugment or ADA, and instance noise, if on."""
         if self.diff_augment:
             images = augment.diff_augment(images, self.diff_augment, self.seed_generator)
+        if self.ada:
+            images = self.adaptive_augment.augment(images, self.seed_generator)
         if self.instance_noise > 0.0:
             sigma = self.instance_noise
             if self.instance_noise_steps:
@@ -251,23 +305,42 @@ class NoiseToImage(AdversarialModel):
 
         One batched call when D treats every example on its own (equivalent,
         and faster), two calls when it has BatchNorm or minibatch statistics.
+        With ADA on, the real scores also go to its adjustment of `p`.
         """
         real = self.discriminator_inputs(self.discriminator_view(real_images), labels)
         fake = self.discriminator_inputs(self.discriminator_view(fake_images), labels)
         if self.discriminator_mixes_batch:
-            return (self.discriminator(real, training=True),
-                    self.discriminator(fake, training=True))
-        both = keras.tree.map_structure(
-            lambda r, f: ops.concatenate([r, ops.cast(f, r.dtype)], axis=0), real, fake)
-        return ops.split(self.discriminator(both, training=True), 2, axis=0)
+            real_scores = self.discriminator(real, training=True)
+            fake_scores = self.discriminator(fake, training=True)
+        else:
+            both = keras.tree.map_structure(
+                lambda r, f: ops.concatenate([r, ops.cast(f, r.dtype)], axis=0), real, fake)
+            real_scores, fake_scores = ops.split(self.discriminator(both, training=True), 2,
+                                                 axis=0)
+        if self.ada:
+            self.adaptive_augment.observe(real_scores, self.ada_threshold(fake_scores))
+        return real_scores, fake_scores
+
+    def ada_threshold(self, fake_scores):
+        """The score above which ADA counts D as calling an image real: the
+        loss's decision threshold; for the Wasserstein loss, whose scores are
+        defined up to a constant, the minibatch's mean fake score."""
+        if isinstance(self.adversarial_loss, losses.WassersteinLoss):
+            return ops.mean(ops.cast(fake_scores, "float32"))
+        return self.adversarial_loss.decision_threshold
 
     def r1_penalty(self, real_images, labels=None):
-        """`r1_weight / 2 * E[||grad D(x)||^2]` on real data; 0 when off."""
+        """`r1_weight / 2 * E[||grad D(x)||^2]` on real data; 0 when off.
+        With ADA on, D sees the reals augmented, as in its paper."""
         if not self.r1_weight:
             return 0.0
-        return 0.5 * self.r1_weight * losses.r1_penalty(
-            lambda x: self.discriminator(self.discriminator_inputs(x, labels), training=True),
-            real_images)
+
+        def scores(x):
+            if self.ada:
+                x = self.adaptive_augment.augment(x, self.seed_generator)
+            return self.discriminator(self.discriminator_inputs(x, labels), training=True)
+
+        return 0.5 * self.r1_weight * losses.r1_penalty(scores, real_images)
 
     def feature_matching_loss(self, real_images, fake_images, labels=None):
         """`||E[f(x)] - E[f(G(z))]||^2` on D's `"features"` layer."""
@@ -276,6 +349,17 @@ class NoiseToImage(AdversarialModel):
                                    training=True),
             self.feature_extractor(self.discriminator_inputs(fake_images, labels),
                                    training=True))
+
+    def update_trackers(self, **values):
+        """The trackers' results and, with ADA on, `ada_p` and `ada_rt` as
+        they stand."""
+        results = super().update_trackers(**values)
+        if self.ada:
+            state = self.adaptive_augment.logs()
+            if backend.multi_worker():
+                state = {name: ops.reshape(value, (1,)) for name, value in state.items()}
+            results.update(state)
+        return results
 
     def pretrain_discriminator(self, dataset, steps, verbose="auto"):
         """Two-stage start: trains D alone for `steps` batches against the
@@ -310,7 +394,7 @@ class NoiseToImage(AdversarialModel):
     def call(self, inputs, training=False):
         return self.sampling_generator(inputs, training=training)
 
-    def generate(self, n, seed=None, labels=None, batch_size=256):
+    def generate(self, n, labels=None, seed=None, batch_size=256, truncation=None):
         """Generates `n` images as a float32 numpy array in [-1, 1].
 
         Args:
@@ -318,10 +402,21 @@ class NoiseToImage(AdversarialModel):
             seed: integer seed for repeatable samples; `None` draws fresh noise.
             labels: class labels, for conditional models only.
             batch_size: images per generator call.
+            truncation: psi in [0, 1]: z is pulled toward the mean latent
+                (0, for Gaussian z), StyleGAN's truncation, as
+                `keras_gans.latent.truncate` explains: 0 gives the mean
+                latent's image, 1 (or `None`) none.
+
+        Example:
+
+        ```python
+        gan.generate(16, seed=0, truncation=0.7)  # less varied, more typical
+        ```
         """
         n = check_count(n, self.image_shape)
         labels = self.sampling_labels(n, labels)
-        return self.generate_from(latent_noise(n, self.latent_dim, seed), labels, batch_size)
+        z = latent.truncate(latent_noise(n, self.latent_dim, seed), truncation)
+        return self.generate_from(z, labels, batch_size)
 
     def generate_from(self, z, labels=None, batch_size=256):
         """The sampling generator's images for numpy `z` (and labels)."""

@@ -1,10 +1,11 @@
 """ProGAN: progressive growing of GANs (Karras et al. 2018), inside one `fit`.
 
-Both networks hold a block for every resolution from the start (4x4 or 7x7,
-doubling to the final size), so a `.keras` file, a preset and the optimizers
-always hold all of them. Which blocks run is the *stage*, and how far the
-newest one has faded in is *alpha*; both follow from one saved, non-trainable
-counter, `images_seen`, through the `GrowthSchedule`:
+Both networks (`keras_gans.networks.progan`) hold a block for every
+resolution from the start (4x4 or 7x7, doubling to the final size), so a
+`.keras` file, a preset and the optimizers always hold all of them. Which
+blocks run is the *stage*, and how far the newest one has faded in is
+*alpha*; both follow from one saved, non-trainable counter, `images_seen`,
+through the `GrowthSchedule`:
 
 ```
 images seen  0 ........ stable | fade   stable | fade   stable | ... final stage
@@ -22,52 +23,22 @@ import math
 import numbers
 
 import keras
-from keras import layers, ops
+from keras import ops
 
 from keras_gans import backend, saving
-from keras_gans.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNormalization
-from keras_gans.models.networks import _check_image_shape, upsampling_plan
 from keras_gans.models.wgan_gp import WGANGP
+from keras_gans.networks.base import check_image_shape
+from keras_gans.networks.progan import (
+    ProgressiveDiscriminator,
+    ProgressiveGenerator,
+    downscale,
+    fade,
+    feature_widths,
+    stage_resolutions,
+    upscale,
+)
 
 DEFAULT_BATCH_SIZE = 32
-
-
-def stage_resolutions(image_shape):
-    """The side of each stage's images: `(4, 8, 16, 32, 64)` for 64x64,
-    `(7, 14, 28)` for 28x28."""
-    base, doublings = upsampling_plan(_check_image_shape(image_shape), min_steps=1)
-    return tuple(base * 2**stage for stage in range(doublings + 1))
-
-
-def feature_widths(resolutions, fmap_base, fmap_max):
-    """The channels of each resolution's block: `min(fmap_max, fmap_base // resolution)`.
-
-    Halving the width as the side doubles keeps every block's cost about equal.
-    """
-    for name, value in (("fmap_base", fmap_base), ("fmap_max", fmap_max)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return tuple(max(1, min(fmap_max, fmap_base // resolution)) for resolution in resolutions)
-
-
-def upscale(images, factor):
-    """Nearest-neighbour upsampling of `(N, H, W, C)` by an integer factor."""
-    if factor == 1:
-        return images
-    return ops.repeat(ops.repeat(images, factor, axis=1), factor, axis=2)
-
-
-def downscale(images, factor):
-    """Average pooling of `(N, H, W, C)` over `factor x factor` boxes."""
-    if factor == 1:
-        return images
-    return ops.average_pool(images, factor, strides=factor, padding="valid")
-
-
-def fade(old, new, alpha):
-    """`(1 - alpha) * old + alpha * new`: exactly `new` at alpha 1."""
-    alpha = ops.cast(alpha, new.dtype)
-    return (1.0 - alpha) * ops.cast(old, new.dtype) + alpha * new
 
 
 def _whole(value, name, minimum):
@@ -231,154 +202,6 @@ class GrowthSchedule:
                 f"{self.total_images} images in {self.total_steps} steps")
 
 
-def _sequential(input_shape, stack, name):
-    return keras.Sequential([keras.Input(input_shape), *stack], name=name)
-
-
-def _conv_block(filters):
-    """A 3x3 equalised convolution and LeakyReLU(0.2)."""
-    return [EqualizedConv2D(filters, 3), layers.LeakyReLU(0.2)]
-
-
-@keras.saving.register_keras_serializable(package="keras_gans")
-class ProgressiveGenerator(keras.Model):
-    """ProGAN's generator with a block and a toRGB layer for every resolution.
-
-    Block 0 normalises z, projects it to a `base x base` map (an equalised
-    dense layer) and applies a 3x3 convolution; every later block doubles the
-    side (nearest neighbour) and applies two. Each convolution is followed by
-    LeakyReLU(0.2) and pixel normalisation. toRGB is a linear 1x1 convolution.
-
-    `call(z, stage, alpha)` runs blocks 0 to `stage` and returns images at
-    `resolutions[stage]`; while a block fades in they are
-    `(1 - alpha) * upscale(toRGB_{stage-1}) + alpha * toRGB_stage`.
-
-    Args:
-        latent_dim: size of z.
-        resolutions: the side of each stage's images, e.g. `(4, 8, 16)`.
-        widths: the channels of each resolution's block.
-        channels: image channels.
-
-    Example:
-
-    ```python
-    generator = ProgressiveGenerator(64, (4, 8, 16), (64, 64, 32), channels=3)
-    generator(z, stage=1, alpha=0.5)  # (N, 8, 8, 3)
-    ```
-    """
-
-    def __init__(self, latent_dim, resolutions, widths, channels, **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim, self.channels = int(latent_dim), int(channels)
-        self.resolutions = tuple(int(r) for r in resolutions)
-        self.widths = tuple(int(w) for w in widths)
-        base, width = self.resolutions[0], self.widths[0]
-        self.blocks = [_sequential((self.latent_dim,), [
-            PixelNormalization(),
-            EqualizedDense(base * base * width, gain=math.sqrt(2.0) / 4),  # as the paper's code
-            layers.Reshape((base, base, width)), layers.LeakyReLU(0.2), PixelNormalization(),
-            *_conv_block(width), PixelNormalization(),
-        ], name=f"block_{base}x{base}")]
-        for previous, resolution, width in zip(
-                self.widths, self.resolutions[1:], self.widths[1:], strict=False):
-            self.blocks.append(_sequential((resolution // 2, resolution // 2, previous), [
-                layers.UpSampling2D(2, interpolation="nearest"),
-                *_conv_block(width), PixelNormalization(),
-                *_conv_block(width), PixelNormalization(),
-            ], name=f"block_{resolution}x{resolution}"))
-        self.to_rgb = [_sequential((r, r, w), [EqualizedConv2D(
-            self.channels, 1, gain=1.0, dtype="float32")], name=f"to_rgb_{r}x{r}")
-            for r, w in zip(self.resolutions, self.widths, strict=True)]
-        self.built = True
-
-    def call(self, z, stage=None, alpha=1.0, training=None):
-        stage = len(self.resolutions) - 1 if stage is None else stage
-        features = previous = self.blocks[0](z, training=training)
-        for block in self.blocks[1:stage + 1]:
-            previous, features = features, block(features, training=training)
-        images = self.to_rgb[stage](features, training=training)
-        if stage > 0 and not (isinstance(alpha, float) and alpha == 1.0):
-            images = fade(upscale(self.to_rgb[stage - 1](previous, training=training), 2),
-                          images, alpha)
-        return images
-
-    def variables_at(self, stage):
-        """The trainable variables `call(z, stage, alpha)` uses."""
-        parts = [*self.blocks[:stage + 1], *self.to_rgb[max(stage - 1, 0):stage + 1]]
-        return [v for part in parts for v in part.trainable_variables]
-
-    def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim,
-                "resolutions": list(self.resolutions), "widths": list(self.widths),
-                "channels": self.channels}
-
-
-@keras.saving.register_keras_serializable(package="keras_gans")
-class ProgressiveDiscriminator(keras.Model):
-    """ProGAN's discriminator with a fromRGB layer and a block for every resolution.
-
-    fromRGB is a 1x1 convolution and LeakyReLU(0.2). Each block above the base
-    applies two 3x3 convolutions (the second to the next-lower resolution's
-    width) and halves the side by average pooling; the base block appends the
-    minibatch standard deviation, then a 3x3 convolution, a dense layer over
-    the whole map (the paper's 4x4 convolution) and a dense layer to one raw
-    score. All weights use the equalised learning rate; no normalisation.
-
-    `call(images, stage, alpha)` takes images at `resolutions[stage]`; while a
-    block fades in, its features are blended with those of the 2x average-
-    pooled images through the previous fromRGB, as in the generator.
-
-    Args:
-        resolutions, widths, channels: as in `ProgressiveGenerator`.
-        mbstd_group_size: group size of the minibatch standard deviation; 0
-            leaves it out.
-    """
-
-    def __init__(self, resolutions, widths, channels, mbstd_group_size=4, **kwargs):
-        super().__init__(**kwargs)
-        self.channels = int(channels)
-        self.resolutions = tuple(int(r) for r in resolutions)
-        self.widths = tuple(int(w) for w in widths)
-        self.mbstd_group_size = int(mbstd_group_size)
-        self.from_rgb = [_sequential((r, r, self.channels), [
-            EqualizedConv2D(w, 1), layers.LeakyReLU(0.2)], name=f"from_rgb_{r}x{r}")
-            for r, w in zip(self.resolutions, self.widths, strict=True)]
-        base, width = self.resolutions[0], self.widths[0]
-        spread = [MinibatchStdDev(self.mbstd_group_size)] if self.mbstd_group_size else []
-        self.blocks = [_sequential((base, base, width), [
-            *spread, *_conv_block(width), layers.Flatten(),
-            EqualizedDense(width), layers.LeakyReLU(0.2, name="features"),
-            EqualizedDense(1, gain=1.0, dtype="float32"),
-        ], name=f"block_{base}x{base}")]
-        for lower, resolution, width in zip(
-                self.widths, self.resolutions[1:], self.widths[1:], strict=False):
-            self.blocks.append(_sequential((resolution, resolution, width), [
-                *_conv_block(width), *_conv_block(lower), layers.AveragePooling2D(2),
-            ], name=f"block_{resolution}x{resolution}"))
-        self.built = True
-
-    def call(self, images, stage=None, alpha=1.0, training=None):
-        stage = len(self.resolutions) - 1 if stage is None else stage
-        features = self.blocks[stage](self.from_rgb[stage](images, training=training),
-                                      training=training)
-        if stage > 0 and not (isinstance(alpha, float) and alpha == 1.0):
-            coarse = self.from_rgb[stage - 1](downscale(images, 2), training=training)
-            features = fade(coarse, features, alpha)
-        for block in reversed(self.blocks[:stage]):
-            features = block(features, training=training)
-        return features
-
-    def variables_at(self, stage):
-        """The trainable variables `call(images, stage, alpha)` uses."""
-        parts = [*self.from_rgb[max(stage - 1, 0):stage + 1], *self.blocks[:stage + 1]]
-        return [v for part in parts for v in part.trainable_variables]
-
-    def get_config(self):
-        return {**super().get_config(), "resolutions": list(self.resolutions),
-                "widths": list(self.widths), "channels": self.channels,
-                "mbstd_group_size": self.mbstd_group_size}
-
-
 class StageSwitch(keras.callbacks.Callback):
     """Moves a ProGAN's training to the stage its `images_seen` has reached,
     at the start of `fit` and after every batch, and restarts its optimizers
@@ -422,7 +245,7 @@ class ProGAN(WGANGP):
     own size.
 
     Args:
-        final_image_shape: `(height, width, channels)`, a side of 3 to 7
+        image_shape: `(height, width, channels)`, a side of 3 to 7
             doubled at least once: 16x16, 28x28, 32x32, 64x64...
         latent_dim: size of z.
         fmap_base, fmap_max: each resolution's block has
@@ -453,14 +276,14 @@ class ProGAN(WGANGP):
             starts again, so a new block's first steps are `learning_rate`
             long, where a kept state gives them up to ten times that (its
             second-moment estimate of the new weights starts at 0 after the
-            correction has faded). Off by default: at this CPU's short
-            phases it did not train faster (see the README).
+            correction has faded). Off by default (the docs' ProGAN page
+            has the measurement).
         **kwargs: `seed`, `historical_averaging`, `name`.
 
     Example:
 
     ```python
-    progan = keras_gans.ProGAN(final_image_shape=(28, 28, 1), seed=0)
+    progan = keras_gans.ProGAN(image_shape=(28, 28, 1), seed=0)
     progan.compile()
     dataset = keras_gans.data.load_dataset("fashion_mnist",
                                            batch_size=progan.max_batch_size, repeat=True)
@@ -472,17 +295,17 @@ class ProGAN(WGANGP):
     tracker_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty", "drift",
                      "fade_alpha")
     supported_options = frozenset()
+    grows = True
     presets = {"progan_fashion_mnist": "Fashion-MNIST grown 7x7 -> 28x28, 20,000 images per "
-                                       "phase (120,000 in all), EMA, 22 minutes on 2 cores",
-               "progan_emoji_64": "Noto Color Emoji grown 4x4 -> 64x64, 10,000 images per "
-                                  "phase, 40 epochs (135,680 images), EMA, 43 minutes on "
-                                  "2 cores; draws emoji-coloured shapes"}
+                                       "phase, EMA"}
 
-    def __init__(self, final_image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
+    def __init__(self, image_shape=(64, 64, 3), latent_dim=128, fmap_base=1024,
                  fmap_max=128, fade_images=10000, stable_images=10000, batch_sizes=None,
                  mbstd_group_size=4, n_critic=1, gp_weight=10.0, drift_weight=0.001,
                  ema_decay=0.999, reset_optimizers=False, **kwargs):
-        final_image_shape = _check_image_shape(final_image_shape)
+        if "final_image_shape" in kwargs:  # the name before 0.3, in saved configs too
+            image_shape = kwargs.pop("final_image_shape")
+        final_image_shape = check_image_shape(image_shape)
         resolutions = stage_resolutions(final_image_shape)
         widths = feature_widths(resolutions, fmap_base, fmap_max)
         schedule = GrowthSchedule(resolutions, fade_images, stable_images, batch_sizes)
@@ -502,7 +325,7 @@ class ProGAN(WGANGP):
             discriminator=lambda: ProgressiveDiscriminator(resolutions, widths, channels,
                                                            group, name="discriminator"),
             n_critic=n_critic, gp_weight=gp_weight, ema_decay=ema_decay, **kwargs)
-        self.final_image_shape = final_image_shape
+        self.full_image_shape = final_image_shape
         self.schedule = schedule
         self.fmap_base, self.fmap_max = fmap_base, fmap_max
         self.fade_images, self.stable_images = schedule.fade_images, schedule.stable_images
@@ -514,6 +337,25 @@ class ProGAN(WGANGP):
                                            trainable=False, name="images_seen",
                                            aggregation="only_first_replica")
         self.active_stage = 0
+
+    @classmethod
+    def growth_schedule(cls, image_shape, options, batch_size=None):
+        """The `GrowthSchedule` a ProGAN of these constructor `options` trains;
+        `batch_size` sets every stage's batch size."""
+        return GrowthSchedule(stage_resolutions(image_shape), options["fade_images"],
+                              options["stable_images"], options["batch_sizes"] or batch_size)
+
+    def same_option(self, option, value):
+        """Stage lengths given as one number or resolution by resolution."""
+        if option not in ("fade_images", "stable_images"):
+            return False
+        schedule = self.schedule
+        lengths = {"fade_images": schedule.fade_images,
+                   "stable_images": schedule.stable_images, option: value}
+        rebuilt = GrowthSchedule(schedule.resolutions, lengths["fade_images"],
+                                 lengths["stable_images"])
+        return ((rebuilt.fade_lengths, rebuilt.stable_lengths)
+                == (schedule.fade_lengths, schedule.stable_lengths))
 
     def default_optimizer(self):
         """Adam(1e-3, beta_1=0, beta_2=0.99, epsilon=1e-8), the paper's."""
@@ -668,7 +510,13 @@ class ProGAN(WGANGP):
 
     @property
     def image_shape(self):
-        return self.final_image_shape
+        """The shape of the images of the last stage."""
+        return self.full_image_shape
+
+    @property
+    def final_image_shape(self):
+        """`image_shape`, by its name before 0.3."""
+        return self.full_image_shape
 
     @property
     def resolutions(self):

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_gans.models.wgan import CriticGame
-from keras_gans.resnet import resnet_discriminator, resnet_generator
+from keras_gans.networks import SNGANDiscriminator, SNGANGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -35,7 +35,7 @@ class SNGAN(CriticGame):
         latent_dim: size of `z` (128 in the paper).
         width: channels of both networks' blocks up to 32x32 images; from
             64x64 up, of G's last and D's first block (see
-            `keras_gans.resnet`). The paper's 32x32 networks are G 256 and
+            `keras_gans.networks.sngan`). The paper's 32x32 networks are G 256 and
             D 128; the default 32 is sized for a CPU (64 gives 28x28
             networks about the DCGAN's size, at under half the speed).
         num_classes: train a class-conditional model (projection
@@ -63,15 +63,13 @@ class SNGAN(CriticGame):
     ```
     """
 
-    presets = {"sngan_fashion_mnist": "Fashion-MNIST; n_dis 1, EMA, 20 CPU minutes "
-                                      "(the equal-time run against the DCGAN)",
-               "sngan_emoji_32": "Noto Color Emoji at 32x32, class-conditional (projection "
-                                 "D); n_dis 1, EMA, 110 epochs; draws each category's "
-                                 "colours and layout, not yet emoji"}
+    presets = {"sngan_fashion_mnist": "Fashion-MNIST at 28x28, n_critic 1, EMA"}
     tracker_names = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
     supported_options = frozenset({
-        "loss", "instance_noise", "instance_noise_steps", "diff_augment"})
+        "loss", "instance_noise", "instance_noise_steps", "diff_augment", "ada", "ada_target",
+        "ada_kimg", "ada_interval"})
     default_loss = "hinge"
+    label_conditioning = "optional"
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=128, width=32, num_classes=None,
                  n_critic=5, generator=None, discriminator=None, class_names=None, **kwargs):
@@ -81,9 +79,9 @@ class SNGAN(CriticGame):
         if class_names is not None and len(class_names) != (num_classes or 0):
             raise ValueError(f"{len(class_names)} class_names for num_classes={num_classes}.")
         super().__init__(
-            generator=generator or (lambda: resnet_generator(
+            generator=generator or (lambda: SNGANGenerator(
                 image_shape, latent_dim, width, num_classes=num_classes)),
-            discriminator=discriminator or (lambda: resnet_discriminator(
+            discriminator=discriminator or (lambda: SNGANDiscriminator(
                 image_shape, width, num_classes=num_classes)),
             n_critic=n_critic, **kwargs)
         inputs = 1 if num_classes is None else 2

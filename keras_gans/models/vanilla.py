@@ -3,7 +3,7 @@
 import keras
 
 from keras_gans.models.gan import GAN
-from keras_gans.models.networks import mlp_discriminator, mlp_generator
+from keras_gans.networks import MLPDiscriminator, MLPGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -44,8 +44,8 @@ class VanillaGAN(GAN):
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
                  discriminator_units=(512, 256), **kwargs):
         super().__init__(
-            generator=generator or (lambda: mlp_generator(image_shape, latent_dim)),
-            discriminator=discriminator or (lambda: mlp_discriminator(
+            generator=generator or (lambda: MLPGenerator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: MLPDiscriminator(
                 image_shape, units=discriminator_units, spectral_norm=spectral_norm,
                 minibatch_stddev=minibatch_stddev)),
             **kwargs)

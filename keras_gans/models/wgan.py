@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from keras_gans.models.networks import conv_discriminator, conv_generator
 from keras_gans.models.noise_to_image import NoiseToImage
+from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
 class CriticGame(NoiseToImage):
@@ -37,7 +37,8 @@ class CriticGame(NoiseToImage):
 
     tracker_names = ("d_loss", "g_loss", "wasserstein")
     supported_options = frozenset({
-        "loss", "instance_noise", "instance_noise_steps", "diff_augment"})
+        "loss", "instance_noise", "instance_noise_steps", "diff_augment", "ada", "ada_target",
+        "ada_kimg", "ada_interval"})
     default_loss = "wasserstein"
 
     def __init__(self, generator, discriminator, n_critic=5, **kwargs):
@@ -49,6 +50,10 @@ class CriticGame(NoiseToImage):
     def critic_penalty(self, real_images, fake_images, real_scores):
         """`(penalty added to the critic's loss, its logs)`; none here."""
         return 0.0, {}
+
+    @classmethod
+    def minibatches_per_step(cls, options):
+        return int(options["n_critic"])
 
     def constrain_critic(self):
         """Runs after every critic update; nothing here."""
@@ -135,8 +140,8 @@ class WGAN(CriticGame):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, n_critic=5, clip_value=0.01, **kwargs):
         super().__init__(
-            generator=generator or (lambda: conv_generator(image_shape, latent_dim)),
-            discriminator=discriminator or (lambda: conv_discriminator(
+            generator=generator or (lambda: DCGANGenerator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: DCGANDiscriminator(
                 image_shape, normalization=None)),
             n_critic=n_critic, **kwargs)
         self.clip_value = float(clip_value)

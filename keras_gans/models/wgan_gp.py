@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from keras_gans import losses
-from keras_gans.models.networks import conv_discriminator, conv_generator
 from keras_gans.models.wgan import CriticGame
+from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -41,8 +41,8 @@ class WGANGP(CriticGame):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, n_critic=5, gp_weight=10.0, **kwargs):
         super().__init__(
-            generator=generator or (lambda: conv_generator(image_shape, latent_dim)),
-            discriminator=discriminator or (lambda: conv_discriminator(
+            generator=generator or (lambda: DCGANGenerator(image_shape, latent_dim)),
+            discriminator=discriminator or (lambda: DCGANDiscriminator(
                 image_shape, normalization="layer")),
             n_critic=n_critic, **kwargs)
         self.gp_weight = float(gp_weight)

@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gans  # noqa: E402
-from keras_gans.models.networks import mlp_discriminator, mlp_generator  # noqa: E402
+from keras_gans.networks import MLPDiscriminator, MLPGenerator  # noqa: E402
 
 GLOBAL_BATCH = 16
 STEPS = 2
@@ -55,8 +55,8 @@ def conditional_discriminator():
 
 def build(variant):
     """A small model of `variant` without batch-dependent layers."""
-    generator = mlp_generator(latent_dim=LATENT_DIM, units=(32,))
-    critic = mlp_discriminator(units=(32,), dropout=0)
+    generator = MLPGenerator(latent_dim=LATENT_DIM, units=(32,))
+    critic = MLPDiscriminator(units=(32,), dropout=0)
     if variant == "gan":
         model = keras_gans.GAN(generator, critic, seed=1, ema_decay=0.9,
                                historical_averaging=1e-3)
@@ -76,7 +76,7 @@ def build(variant):
         # its optimizers restarted between them; D's minibatch spread over
         # groups of 4 consecutive images, which never straddle the replicas'
         # halves of the batch.
-        model = keras_gans.ProGAN(final_image_shape=(28, 28, 1), latent_dim=LATENT_DIM,
+        model = keras_gans.ProGAN(image_shape=(28, 28, 1), latent_dim=LATENT_DIM,
                                   fmap_base=56, fmap_max=8, fade_images=32,
                                   stable_images=GLOBAL_BATCH, batch_sizes=GLOBAL_BATCH,
                                   reset_optimizers=True, seed=1)
@@ -89,7 +89,7 @@ def build(variant):
         # Spectrally normalised D: every replica refines the same u.
         model = keras_gans.SNGAN(
             generator=generator, n_dis=1, seed=1,
-            discriminator=mlp_discriminator(units=(32,), dropout=0, spectral_norm=True))
+            discriminator=MLPDiscriminator(units=(32,), dropout=0, spectral_norm=True))
         extra = {}
     elif variant == "cyclegan":
         # A pool of 4 fills in the first step and swaps in the second.

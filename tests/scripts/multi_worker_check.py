@@ -29,13 +29,13 @@ def main(out_path):
     import numpy as np
 
     import keras_gans
-    from keras_gans.models.networks import mlp_discriminator, mlp_generator
+    from keras_gans.networks import MLPDiscriminator, MLPGenerator
 
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = keras_gans.GAN(
-            mlp_generator(latent_dim=LATENT_DIM, units=(32,)),
-            mlp_discriminator(units=(32,), dropout=0),
+            MLPGenerator(latent_dim=LATENT_DIM, units=(32,)),
+            MLPDiscriminator(units=(32,), dropout=0),
             seed=1, ema_decay=0.9)
         model.compile(d_optimizer=keras.optimizers.SGD(0.01),
                       g_optimizer=keras.optimizers.SGD(0.01))

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 import keras_gans
-from keras_gans.models.networks import mlp_discriminator
+from keras_gans.networks import MLPDiscriminator
 
 LEARNING_RATE = 0.01
 
@@ -45,7 +45,7 @@ def variants():
     small = rng.uniform(-1, 1, (4, 8, 8, 1)).astype("float32")
     return {
         "vanilla": (lambda: keras_gans.VanillaGAN(
-            discriminator=mlp_discriminator((28, 28, 1), units=(64, 32), dropout=0.0)),
+            discriminator=MLPDiscriminator((28, 28, 1), units=(64, 32), dropout=0.0)),
             (images,), {"r1_weight": 1.0}),
         "dcgan": (lambda: keras_gans.DCGAN(), (images,), {}),
         "cgan": (lambda: keras_gans.ConditionalGAN(num_classes=4), (images, labels), {}),
@@ -55,11 +55,14 @@ def variants():
         "sngan_projection": (lambda: keras_gans.SNGAN(width=8, n_critic=1, num_classes=4),
                              (images, labels), {}),
         "progan": (lambda: keras_gans.ProGAN(
-            final_image_shape=(8, 8, 1), fmap_base=32, fmap_max=8, batch_sizes=4,
+            image_shape=(8, 8, 1), fmap_base=32, fmap_max=8, batch_sizes=4,
             fade_images=8, stable_images=8, mbstd_group_size=2), (small,), {}),
         "cyclegan": (lambda: keras_gans.CycleGAN(
             image_shape=(32, 32, 3), generator_filters=4, residual_blocks=1,
             discriminator_filters=4, pool_size=4), (colour, colour[::-1]), {}),
+        "pix2pix": (lambda: keras_gans.Pix2Pix(
+            image_shape=(32, 32, 3), generator_filters=4, discriminator_filters=4,
+            dropout_blocks=0), (colour, colour[::-1]), {}),
     }
 
 
