@@ -16,6 +16,7 @@ evaluated the same way at every training budget saved under
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -23,7 +24,7 @@ import shutil
 
 import keras
 
-from keras_gans import evaluation, plotting, saving
+from keras_gans import cli, evaluation, plotting, saving
 from keras_gans.files import atomic_path
 
 # name -> (run directory under --runs, the single command that trains it).
@@ -69,22 +70,19 @@ def render_samples(generator, path, seed=0):
         plotting.save_grid(generator.generate(64, seed=seed), path, rows=8, cols=8)
 
 
-def recipe_arguments(command):
-    """A training command's arguments, less those that do not change the model."""
-    arguments, words = [], iter(shlex.split(command))
-    for word in words:
-        if word == "--out":
-            next(words, None)
-        elif word not in ("--quiet", "--resume", "--overwrite"):
-            arguments.append(word)
-    return arguments
+def recipe(command):
+    """A training command's `RunConfig`, less what does not change the model
+    (the output directory, resuming, the progress bar)."""
+    arguments = shlex.split(command)[1:]
+    config = cli.train_config(cli.build_parser().parse_args(arguments))
+    return dataclasses.replace(config, out=None, resume=False, overwrite=False, quiet=False)
 
 
 def build_model(name, run_dir, command, out_dir, presets_dir, n):
     export_dir = os.path.join(run_dir, "generator")
     generator = saving.load_generator(export_dir)
     trained_with = generator.metadata.get("command", "")
-    if recipe_arguments(trained_with) != recipe_arguments(command):
+    if recipe(trained_with) != recipe(command):
         raise SystemExit(f"{export_dir} was trained with `{trained_with}`, "
                          f"not with {name}'s recipe `{command}`.")
     result = evaluation.evaluate_generator(generator, dataset="fashion_mnist", n=n)

@@ -211,8 +211,11 @@ def _check_config(config):
         value = getattr(config, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise RunError(f"{name}={value!r} must be an integer of at least 1")
+    if config.batch_size and config.batch_sizes:
+        raise RunError("--batch-size sets every stage's batch size and --batch-sizes names "
+                       "them one by one: give one of them")
     for first, second in (("epochs", "steps"), ("resume", "overwrite"),
-                          ("batch_size", "batch_sizes"), ("resume", "from_preset")):
+                          ("resume", "from_preset")):
         if getattr(config, first) and getattr(config, second):
             raise RunError(f"{flag(first)} and {flag(second)} exclude each other: give one")
 

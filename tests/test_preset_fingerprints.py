@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pytest
 
-from keras_gans import pretrained
+from keras_gans import pretrained, saving
 from keras_gans.sampling import latent_noise
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +74,7 @@ def preset_outputs(name):
 
 def export_outputs(name):
     """What a `saved_models/` export draws (or translates) with seed 0."""
-    export = pretrained.load_export(os.path.join(EXPORTS, name))
+    export = saving.load_export(os.path.join(EXPORTS, name))
     if hasattr(export, "translate"):
         return {"translate": export.translate(translator_inputs(export.image_shape))}
     return {"generate": export.generate(COUNT, seed=SEED)}

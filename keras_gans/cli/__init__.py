@@ -6,7 +6,6 @@ into a `keras_gans.RunConfig` and calls `keras_gans.train`.
 """
 
 import contextlib
-import json  # noqa: F401  (tests stand in a full disk through it)
 import os
 import sys
 

@@ -38,7 +38,7 @@ class VanillaGAN(GAN):
     """
 
     presets = {"vanilla_fashion_mnist": "Fashion-MNIST; generator trained 60 epochs (EMA), "
-                                        "wide discriminator untrained"}
+                                        "wide discriminator trained"}
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator=None,
                  discriminator=None, spectral_norm=False, minibatch_stddev=False,
