@@ -11,7 +11,7 @@ import keras_gans
 from keras_gans.networks import DCGANDiscriminator, DCGANGenerator
 
 
-@keras.saving.register_keras_serializable(package="my_gans")
+@keras.saving.register_keras_serializable(package="test_new_variant")
 class RaGAN(keras_gans.NoiseToImage):
     """Relativistic average GAN: D judges whether real data looks more real
     than the average fake, and G the other way round."""
