@@ -96,3 +96,8 @@ def seeded_dropout(rate, **kwargs):
     """
     return keras.layers.Dropout(rate, seed=random.randrange(2**31), **kwargs)
 
+
+def paper_initializer():
+    """N(0, 0.02), the initialisation of the CycleGAN and pix2pix papers' code."""
+    return keras.initializers.RandomNormal(0.0, 0.02)
+

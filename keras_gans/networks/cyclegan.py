@@ -12,7 +12,12 @@ import keras
 from keras import layers
 
 from keras_gans.layers import ReflectionPadding2D
-from keras_gans.networks.base import Network, check_image_shape, check_positive
+from keras_gans.networks.base import (
+    Network,
+    check_image_shape,
+    check_positive,
+    paper_initializer,
+)
 
 # Image side: (generator filters, residual blocks, discriminator filters).
 # 256: the paper's 9 blocks of 64 filters; 128: its 6. Smaller images keep the
@@ -33,11 +38,6 @@ def translation_sizes(image_shape):
     return TRANSLATION_SIZES[image_shape[0]]
 
 
-def _paper_initializer():
-    """N(0, 0.02), the initialisation of the CycleGAN and pix2pix code."""
-    return keras.initializers.RandomNormal(0.0, 0.02)
-
-
 def instance_normalization(name=None):
     """Instance normalisation: per image and channel over height and width
     (GroupNormalization with one group per channel), with a learned scale and
@@ -53,7 +53,7 @@ def _conv_norm_relu(x, filters, kernel_size, strides=1, padding="valid", transpo
         strides=strides,
         padding=padding,
         use_bias=False,
-        kernel_initializer=_paper_initializer(),
+        kernel_initializer=paper_initializer(),
     )(x)
     return layers.ReLU()(instance_normalization()(x))
 
@@ -104,12 +104,12 @@ class CycleGANGenerator(Network):
         for _ in range(residual_blocks):
             y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * filters, 3)
             y = layers.Conv2D(
-                4 * filters, 3, use_bias=False, kernel_initializer=_paper_initializer()
+                4 * filters, 3, use_bias=False, kernel_initializer=paper_initializer()
             )(ReflectionPadding2D(1)(y))
             x = layers.Add()([x, instance_normalization()(y)])
         x = _conv_norm_relu(x, 2 * filters, 3, strides=2, padding="same", transpose=True)
         x = _conv_norm_relu(x, filters, 3, strides=2, padding="same", transpose=True)
-        x = layers.Conv2D(image_shape[-1], 7, kernel_initializer=_paper_initializer())(
+        x = layers.Conv2D(image_shape[-1], 7, kernel_initializer=paper_initializer())(
             ReflectionPadding2D(3)(x)
         )
         images = layers.Activation("tanh", dtype="float32", name="images")(x)
@@ -157,7 +157,7 @@ class PatchGANDiscriminator(Network):
         filters = default_filters if filters is None else check_positive(filters, "filters")
         image = keras.Input(image_shape, name="image")
         x = layers.Conv2D(
-            filters, 4, strides=2, padding="same", kernel_initializer=_paper_initializer()
+            filters, 4, strides=2, padding="same", kernel_initializer=paper_initializer()
         )(image)
         x = layers.LeakyReLU(0.2)(x)
         for multiple, strides in ((2, 2), (4, 2), (8, 1)):
@@ -169,12 +169,12 @@ class PatchGANDiscriminator(Network):
                 strides=strides,
                 padding="same" if strides == 2 else "valid",
                 use_bias=False,
-                kernel_initializer=_paper_initializer(),
+                kernel_initializer=paper_initializer(),
             )(x)
             x = layers.LeakyReLU(0.2)(instance_normalization()(x))
         x = layers.ZeroPadding2D(1, name="features")(x)
         scores = layers.Conv2D(
-            1, 4, kernel_initializer=_paper_initializer(), dtype="float32", name="scores"
+            1, 4, kernel_initializer=paper_initializer(), dtype="float32", name="scores"
         )(x)
         super().__init__(inputs=image, outputs=scores, name=name, **kwargs)
         self.image_shape = image_shape

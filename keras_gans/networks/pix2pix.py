@@ -15,7 +15,12 @@ import random
 import keras
 from keras import layers
 
-from keras_gans.networks.base import Network, check_image_shape, check_positive
+from keras_gans.networks.base import (
+    Network,
+    check_image_shape,
+    check_positive,
+    paper_initializer,
+)
 
 # Image side: (decoder blocks with dropout, discriminator depth). The U-Net
 # halves the image down to 1x1, so its depth is log2(side): 8 blocks at 256,
@@ -38,10 +43,6 @@ def paired_sizes(image_shape):
             f"{', '.join(map(str, PAIRED_SIZES))}; got {image_shape}."
         )
     return PAIRED_SIZES[image_shape[0]]
-
-
-def _initializer():
-    return keras.initializers.RandomNormal(0.0, 0.02)
 
 
 def _batch_normalization(name=None):
@@ -133,7 +134,7 @@ class UNetGenerator(Network):
                 strides=2,
                 padding="same",
                 use_bias=not normalized,
-                kernel_initializer=_initializer(),
+                kernel_initializer=paper_initializer(),
                 name=f"down_{side}_conv",
             )(x)
             if normalized:
@@ -151,7 +152,7 @@ class UNetGenerator(Network):
                 strides=2,
                 padding="same",
                 use_bias=False,
-                kernel_initializer=_initializer(),
+                kernel_initializer=paper_initializer(),
                 name=f"up_{side}_conv",
             )(x)
             x = _batch_normalization(f"up_{side}_norm")(x)
@@ -164,7 +165,7 @@ class UNetGenerator(Network):
             4,
             strides=2,
             padding="same",
-            kernel_initializer=_initializer(),
+            kernel_initializer=paper_initializer(),
             name="up_image_conv",
         )(x)
         images = layers.Activation("tanh", dtype="float32", name="images")(x)
@@ -229,9 +230,8 @@ class ConditionalPatchGAN(Network):
         source = keras.Input(image_shape, name="source")
         target = keras.Input(image_shape, name="target")
         x = layers.Concatenate(name="pair")([source, target])
-        x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=_initializer())(
-            x
-        )
+        x = layers.Conv2D(filters, 4, strides=2, padding="same",
+                          kernel_initializer=paper_initializer())(x)
         x = layers.LeakyReLU(0.2)(x)
         for level in range(1, depth + 1):
             strides = 2 if level < depth else 1
@@ -243,12 +243,12 @@ class ConditionalPatchGAN(Network):
                 strides=strides,
                 padding="same" if strides == 2 else "valid",
                 use_bias=False,
-                kernel_initializer=_initializer(),
+                kernel_initializer=paper_initializer(),
             )(x)
             x = layers.LeakyReLU(0.2)(_batch_normalization()(x))
         x = layers.ZeroPadding2D(1, name="features")(x)
         scores = layers.Conv2D(
-            1, 4, kernel_initializer=_initializer(), dtype="float32", name="scores"
+            1, 4, kernel_initializer=paper_initializer(), dtype="float32", name="scores"
         )(x)
         super().__init__(inputs=[source, target], outputs=scores, name=name, **kwargs)
         self.image_shape = image_shape
